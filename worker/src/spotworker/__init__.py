@@ -1,0 +1,1 @@
+"""Spot-safe AWS Batch job harness."""
