@@ -1,0 +1,212 @@
+"""Start and stop a local AWS emulator (moto in server mode) for cfgen's scripts and tests.
+
+    python scripts/local_aws.py start [--pid-file FILE] [--port N]   # prints the endpoint URL
+    python scripts/local_aws.py stop  [--pid-file FILE]
+    python scripts/local_aws.py status [--pid-file FILE]
+
+The server binds 127.0.0.1 only, on a free port unless --port is given. Batch
+jobs are switched to moto's Docker-free implementation (each submitted job is
+marked SUCCEEDED at once) by POSTing ``{"batch": {"use_docker": false}}`` to
+``/moto-api/config``. The pid file holds ``<pid> <port>``; ``stop`` signals only
+that pid, and only if it still is the moto server this script started on that
+port (checked through /proc, so a recycled pid is never killed).
+
+Bad input: one line on stderr, exit 2. Runtime failures: one line, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEFAULT_PID_FILE = Path(".local-aws.pid")
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class UsageError(Exception):
+    """Bad input from the caller (exit 2)."""
+
+
+class RuntimeFailure(Exception):
+    """The emulator could not be started or stopped (exit 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def endpoint(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def _request(url: str, data: bytes | None = None, timeout: float = 2.0) -> bytes:
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http://127.0.0.1 only)
+        return bytes(resp.read())
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _is_our_server(pid: int, port: int) -> bool:
+    """True if pid is alive and is the moto server started by this script on port."""
+    cmd = _cmdline(pid)
+    return "moto.server" in cmd and str(port) in cmd and HOST in cmd
+
+
+def _read_pid_file(pid_file: Path) -> tuple[int, int]:
+    try:
+        text = pid_file.read_text(encoding="utf-8").split()
+    except FileNotFoundError:
+        raise RuntimeFailure(f"pid file {pid_file} does not exist: nothing to stop") from None
+    if len(text) != 2 or not all(part.isdigit() for part in text):
+        raise RuntimeFailure(f"pid file {pid_file}: expected '<pid> <port>', got {text!r}")
+    return int(text[0]), int(text[1])
+
+
+def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
+    if pid_file.exists():
+        pid, old_port = _read_pid_file(pid_file)
+        if _is_our_server(pid, old_port):
+            raise RuntimeFailure(
+                f"an emulator started from {pid_file} is already running at "
+                f"{endpoint(old_port)} (pid {pid}); stop it first"
+            )
+        pid_file.unlink()  # stale: its process is gone
+    port = port or free_port()
+    log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # survives the shell that started it; not killed by ^C there
+            # moto deletes a stack's resources in set order, and what it leaves behind
+            # depends on that order (docs/moto-notes.md): pin it for reproducible runs.
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()  # type: ignore[union-attr]
+    url = endpoint(port)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeFailure(f"moto server exited with code {proc.returncode} on {url}")
+        try:
+            _request(f"{url}/moto-api/config")
+            break
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise RuntimeFailure(
+                    f"moto server did not answer on {url} within {START_TIMEOUT_S:.0f}s"
+                ) from None
+            time.sleep(0.2)
+    # Batch: mark submitted jobs SUCCEEDED without running them in Docker.
+    _request(f"{url}/moto-api/config", json.dumps({"batch": {"use_docker": False}}).encode())
+    tmp = pid_file.with_name(pid_file.name + ".tmp")
+    tmp.write_text(f"{proc.pid} {port}\n", encoding="utf-8")
+    tmp.replace(pid_file)
+    return url
+
+
+def stop(pid_file: Path) -> str:
+    pid, port = _read_pid_file(pid_file)
+    if not _is_our_server(pid, port):
+        pid_file.unlink()
+        return f"emulator pid {pid} (port {port}) was not running; removed {pid_file}"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _is_our_server(pid, port) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    if _is_our_server(pid, port):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink()
+    return f"stopped emulator pid {pid} at {endpoint(port)}"
+
+
+def status(pid_file: Path) -> tuple[bool, str]:
+    if not pid_file.exists():
+        return False, f"not running (no pid file {pid_file})"
+    pid, port = _read_pid_file(pid_file)
+    if _is_our_server(pid, port):
+        return True, endpoint(port)
+    return False, f"not running (stale pid file {pid_file}: pid {pid})"
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1024 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"--port: {value!r} is not an integer between 1024 and 65535"
+        )
+    return int(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(
+        prog="local-aws.sh",
+        description="Start/stop a local AWS emulator (moto server) on 127.0.0.1.",
+    )
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument(
+        "--pid-file",
+        type=Path,
+        default=Path(os.environ.get("CFGEN_LOCAL_AWS_PID_FILE", str(DEFAULT_PID_FILE))),
+        help="where the pid and port are kept (default: $CFGEN_LOCAL_AWS_PID_FILE or %(default)s)",
+    )
+    parser.add_argument("--port", type=_port, help="port to bind (default: a free one)")
+    parser.add_argument("--log-file", type=Path, help="append the server's output here")
+    try:
+        args = parser.parse_args(argv)
+        if args.command != "start" and args.port is not None:
+            raise UsageError(f"--port: only valid with 'start', not with {args.command!r}")
+        if args.command == "start":
+            print(start(args.pid_file, args.port, args.log_file))
+        elif args.command == "stop":
+            print(stop(args.pid_file))
+        else:
+            running, text = status(args.pid_file)
+            print(text)
+            return 0 if running else 3
+    except UsageError as exc:
+        print(f"local-aws.sh: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeFailure as exc:
+        print(f"local-aws.sh: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
