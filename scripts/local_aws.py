@@ -39,7 +39,7 @@ class UsageError(Exception):
     """Bad input from the caller (exit 2)."""
 
 
-class RuntimeFailure(Exception):
+class EmulatorError(Exception):
     """The emulator could not be started or stopped (exit 1)."""
 
 
@@ -60,7 +60,11 @@ def endpoint(port: int) -> str:
 
 
 def _request(url: str, data: bytes | None = None, timeout: float = 2.0) -> bytes:
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if not url.startswith(f"http://{HOST}:"):
+        raise EmulatorError(f"refusing to contact {url}: only http://{HOST} is allowed")
+    req = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url, data=data, method="POST" if data is not None else "GET"
+    )
     if data is not None:
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http://127.0.0.1 only)
@@ -85,9 +89,9 @@ def _read_pid_file(pid_file: Path) -> tuple[int, int]:
     try:
         text = pid_file.read_text(encoding="utf-8").split()
     except FileNotFoundError:
-        raise RuntimeFailure(f"pid file {pid_file} does not exist: nothing to stop") from None
+        raise EmulatorError(f"pid file {pid_file} does not exist: nothing to stop") from None
     if len(text) != 2 or not all(part.isdigit() for part in text):
-        raise RuntimeFailure(f"pid file {pid_file}: expected '<pid> <port>', got {text!r}")
+        raise EmulatorError(f"pid file {pid_file}: expected '<pid> <port>', got {text!r}")
     return int(text[0]), int(text[1])
 
 
@@ -95,13 +99,13 @@ def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
     if pid_file.exists():
         pid, old_port = _read_pid_file(pid_file)
         if _is_our_server(pid, old_port):
-            raise RuntimeFailure(
+            raise EmulatorError(
                 f"an emulator started from {pid_file} is already running at "
                 f"{endpoint(old_port)} (pid {pid}); stop it first"
             )
         pid_file.unlink()  # stale: its process is gone
     port = port or free_port()
-    log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    log = log_file.open("ab") if log_file else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
@@ -120,14 +124,14 @@ def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if proc.poll() is not None:
-            raise RuntimeFailure(f"moto server exited with code {proc.returncode} on {url}")
+            raise EmulatorError(f"moto server exited with code {proc.returncode} on {url}")
         try:
             _request(f"{url}/moto-api/config")
             break
         except (urllib.error.URLError, OSError):
             if time.monotonic() > deadline:
                 proc.terminate()
-                raise RuntimeFailure(
+                raise EmulatorError(
                     f"moto server did not answer on {url} within {START_TIMEOUT_S:.0f}s"
                 ) from None
             time.sleep(0.2)
@@ -202,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"local-aws.sh: {exc}", file=sys.stderr)
         return 2
-    except RuntimeFailure as exc:
+    except EmulatorError as exc:
         print(f"local-aws.sh: {exc}", file=sys.stderr)
         return 1
     return 0
