@@ -1,0 +1,122 @@
+"""Per-shard checkpoints in S3.
+
+One JSON object per shard at ``<checkpoint prefix><job>/shard-<i>-of-<n>.json``,
+replaced whole by each PUT (S3 PUTs are atomic: a reader sees the old or the new
+checkpoint, never a mix). It records, per input object of the shard: the ETag it
+was read at, the byte offset and line number of the last safe point, the good and
+bad record counts, the output and dead-letter parts written so far, and the
+task's state. A checkpoint that does not parse, or that belongs to another job,
+shard layout, task or format version, is ignored (the shard starts over; the
+part names are deterministic, so nothing is duplicated).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMAT = 1
+
+
+@dataclass
+class ObjectProgress:
+    index: int
+    key: str
+    etag: str
+    size: int
+    offset: int = 0
+    lines: int = 0
+    records: int = 0
+    bad: int = 0
+    parts: list[str] = field(default_factory=list)
+    deadletters: list[str] = field(default_factory=list)
+    state: Any = None
+    done: bool = False
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ObjectProgress:
+        prog = cls(
+            index=_int(raw["index"]),
+            key=_str(raw["key"]),
+            etag=_str(raw["etag"]),
+            size=_int(raw["size"]),
+            offset=_int(raw["offset"]),
+            lines=_int(raw["lines"]),
+            records=_int(raw["records"]),
+            bad=_int(raw["bad"]),
+            parts=[_str(p) for p in raw["parts"]],
+            deadletters=[_str(p) for p in raw["deadletters"]],
+            state=raw["state"],
+            done=bool(raw["done"]),
+        )
+        if prog.offset > prog.size:
+            raise ValueError("offset beyond object size")
+        return prog
+
+
+@dataclass
+class ShardCheckpoint:
+    job_id: str
+    shard: int
+    shards: int
+    task: str
+    seq: int = 0
+    objects: dict[int, ObjectProgress] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "job_id": self.job_id,
+            "shard": self.shard,
+            "shards": self.shards,
+            "task": self.task,
+            "seq": self.seq,
+            "objects": [asdict(o) for _, o in sorted(self.objects.items())],
+        }
+        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ShardCheckpoint:
+        """Parse a checkpoint; raises ValueError (with the reason) if it is corrupt."""
+        try:
+            raw = json.loads(data)
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
+            if raw.get("format") != FORMAT:
+                raise ValueError(f"format {raw.get('format')!r}, expected {FORMAT}")
+            ckpt = cls(
+                job_id=_str(raw["job_id"]),
+                shard=_int(raw["shard"]),
+                shards=_int(raw["shards"]),
+                task=_str(raw["task"]),
+                seq=_int(raw["seq"]),
+            )
+            for item in raw["objects"]:
+                prog = ObjectProgress.from_dict(item)
+                ckpt.objects[prog.index] = prog
+        except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"malformed checkpoint: {type(exc).__name__}: {exc}") from None
+        return ckpt
+
+    def totals(self) -> dict[str, int]:
+        objs = self.objects.values()
+        return {
+            "objects_done": sum(1 for o in objs if o.done),
+            "lines": sum(o.lines for o in objs),
+            "records": sum(o.records for o in objs),
+            "bad": sum(o.bad for o in objs),
+            "bytes": sum(o.offset for o in objs),
+        }
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise TypeError(f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {value!r}")
+    return value

@@ -1,0 +1,143 @@
+"""Worker configuration, read once from the environment and validated at the edge.
+
+The names follow docs/CONTRACT.md (CFGEN_* set by the job definition, AWS_BATCH_*
+set by Batch). A bad value raises :class:`ConfigError` with one line naming the
+variable, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from spotworker.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    bucket: str
+    input_prefix: str = "input/"
+    #: Key of a manifest object (one input key per line); overrides the prefix listing.
+    input_manifest: str = ""
+    output_prefix: str = "output/"
+    checkpoint_prefix: str = "checkpoints/"
+    deadletter_prefix: str = "deadletter/"
+    #: AWS_BATCH_JOB_ID; an array child's id is "<parent>:<index>".
+    job_id: str = "local"
+    #: None when this is not an array child (then it is shard 0 of 1).
+    array_index: int | None = None
+    #: CFGEN_ARRAY_SIZE; None = ask Batch (DescribeJobs on the parent).
+    array_size: int | None = None
+    attempt: int = 1
+    checkpoint_seconds: float = 30.0
+    max_bad_ratio: float = 0.01
+    max_record_bytes: int = 1024 * 1024
+    read_chunk_bytes: int = 1024 * 1024
+    s3_max_attempts: int = 8
+    #: "auto" (poll only on Batch, when reachable), "1" or "0".
+    imds_poll: str = "auto"
+    imds_endpoint: str = "http://169.254.169.254"
+    imds_interval_seconds: float = 5.0
+    #: "aggregate" (the example) or "package.module:factory".
+    task: str = "aggregate"
+    task_key_field: str = "key"
+    task_value_field: str = "value"
+    scratch_dir: str = "/tmp"  # noqa: S108 - default only; TMPDIR=/scratch on Batch
+
+    @property
+    def job_key(self) -> str:
+        """The per-job name used in S3 paths: the parent id for array children."""
+        return self.job_id.split(":", 1)[0]
+
+
+def _req_prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default)
+    if value and not value.endswith("/"):
+        raise ConfigError(f"{name}={value!r}: must end with '/' (an S3 key prefix)")
+    if value.startswith("/"):
+        raise ConfigError(f"{name}={value!r}: must not start with '/'")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be an integer") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={raw!r}: must be between {lo} and {hi}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a number") from None
+    if not lo <= value <= hi:  # also rejects NaN
+        raise ConfigError(f"{name}={raw!r}: must be between {lo} and {hi}")
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the worker's environment."""
+    env = os.environ if env is None else env
+    bucket = env.get("CFGEN_DATA_BUCKET", "")
+    if not bucket:
+        raise ConfigError("CFGEN_DATA_BUCKET='': required (the stack's data bucket name)")
+    job_id = env.get("AWS_BATCH_JOB_ID", "") or "local"
+    if "/" in job_id or len(job_id) > 200:
+        raise ConfigError(f"AWS_BATCH_JOB_ID={job_id!r}: must not contain '/' (max 200 chars)")
+    array_index = _int(env, "AWS_BATCH_JOB_ARRAY_INDEX", None, 0, 9_999)
+    array_size = _int(env, "CFGEN_ARRAY_SIZE", None, 1, 10_000)
+    if array_index is not None and array_size is not None and array_index >= array_size:
+        raise ConfigError(
+            f"AWS_BATCH_JOB_ARRAY_INDEX={array_index!r}: must be below "
+            f"CFGEN_ARRAY_SIZE={array_size}"
+        )
+    imds = env.get("CFGEN_IMDS_POLL", "auto") or "auto"
+    if imds not in {"auto", "0", "1"}:
+        raise ConfigError(f"CFGEN_IMDS_POLL={imds!r}: must be auto, 0 or 1")
+    task = env.get("CFGEN_TASK", "aggregate") or "aggregate"
+    if task != "aggregate" and ":" not in task:
+        raise ConfigError(f"CFGEN_TASK={task!r}: must be 'aggregate' or 'package.module:factory'")
+    manifest = env.get("CFGEN_INPUT_MANIFEST", "")
+    attempt = _int(env, "AWS_BATCH_JOB_ATTEMPT", 1, 1, 100)
+    max_record = _int(env, "CFGEN_MAX_RECORD_BYTES", 1024 * 1024, 16, 256 * 1024 * 1024)
+    chunk = _int(env, "CFGEN_READ_CHUNK_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024)
+    s3_attempts = _int(env, "CFGEN_S3_MAX_ATTEMPTS", 8, 1, 20)
+    assert attempt is not None and max_record is not None
+    assert chunk is not None and s3_attempts is not None
+    return Config(
+        bucket=bucket,
+        input_prefix=_req_prefix(env, "CFGEN_INPUT_PREFIX", "input/"),
+        input_manifest=manifest,
+        output_prefix=_req_prefix(env, "CFGEN_OUTPUT_PREFIX", "output/"),
+        checkpoint_prefix=_req_prefix(env, "CFGEN_CHECKPOINT_PREFIX", "checkpoints/"),
+        deadletter_prefix=_req_prefix(env, "CFGEN_DEADLETTER_PREFIX", "deadletter/"),
+        job_id=job_id,
+        array_index=array_index,
+        array_size=array_size,
+        attempt=attempt,
+        checkpoint_seconds=_float(env, "CFGEN_CHECKPOINT_SECONDS", 30.0, 0.0, 3600.0),
+        max_bad_ratio=_float(env, "CFGEN_MAX_BAD_RATIO", 0.01, 0.0, 1.0),
+        max_record_bytes=max_record,
+        read_chunk_bytes=chunk,
+        s3_max_attempts=s3_attempts,
+        imds_poll=imds,
+        imds_endpoint=(
+            env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "") or "http://169.254.169.254"
+        ).rstrip("/"),
+        imds_interval_seconds=_float(env, "CFGEN_IMDS_INTERVAL_SECONDS", 5.0, 0.05, 60.0),
+        task=task,
+        task_key_field=env.get("CFGEN_TASK_KEY_FIELD", "key") or "key",
+        task_value_field=env.get("CFGEN_TASK_VALUE_FIELD", "value") or "value",
+        scratch_dir=env.get("TMPDIR", "") or "/tmp",  # noqa: S108
+    )

@@ -1,0 +1,90 @@
+"""Stop requests: SIGTERM (and SIGINT), and the EC2 Spot two-minute notice.
+
+The signal handler only records the request; the harness acts on it at its
+next safe point (end of a read batch), so a second SIGTERM while a checkpoint
+is being written changes nothing: the flush completes, then the worker exits
+143. The IMDSv2 poller (``spot/instance-action``) runs in a daemon thread and
+stops for good at the first failure to get a token (IMDS unreachable).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from types import FrameType
+
+from spotworker.logs import EventLog
+
+
+class StopFlag:
+    def __init__(self) -> None:
+        self.requested = False
+        self.reason = ""
+        self.signals = 0
+        self.first_at = 0.0
+
+    def request(self, reason: str) -> None:
+        if not self.requested:
+            self.first_at = time.monotonic()
+            self.reason = reason
+        self.requested = True
+
+    def install(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.signals += 1
+            self.request(signal.Signals(signum).name)
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+class SpotNoticePoller(threading.Thread):
+    """Poll IMDSv2 for a Spot interruption notice; request a stop when one appears."""
+
+    def __init__(self, endpoint: str, interval: float, stop: StopFlag, log: EventLog) -> None:
+        super().__init__(name="spot-notice", daemon=True)
+        self.endpoint = endpoint
+        self.interval = interval
+        self.stop = stop
+        self.log = log
+        self.finished = threading.Event()
+
+    def _token(self) -> str:
+        req = urllib.request.Request(  # noqa: S310 - fixed http endpoint (IMDS)
+            f"{self.endpoint}/latest/api/token",
+            method="PUT",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"},
+        )
+        with urllib.request.urlopen(req, timeout=1) as resp:  # noqa: S310
+            return str(resp.read().decode("ascii"))
+
+    def check_once(self) -> bool:
+        """True when a notice is present. Raises OSError when IMDS is unreachable."""
+        token = self._token()
+        req = urllib.request.Request(  # noqa: S310
+            f"{self.endpoint}/latest/meta-data/spot/instance-action",
+            headers={"X-aws-ec2-metadata-token": token},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=1) as resp:  # noqa: S310
+                notice = resp.read(4096).decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        self.log.event("spot_notice", notice=notice[:200])
+        self.stop.request("spot_notice")
+        return True
+
+    def run(self) -> None:
+        while not self.finished.is_set() and not self.stop.requested:
+            try:
+                if self.check_once():
+                    return
+            except (OSError, ValueError) as exc:
+                self.log.event("imds_unavailable", error=type(exc).__name__)
+                return
+            self.finished.wait(self.interval)

@@ -1,0 +1,235 @@
+"""S3 access: the client, input listing, and a bounded-memory line reader.
+
+The reader streams one object with ranged GETs pinned to the ETag the shard
+started with (``IfMatch``): a changed object fails with 412 instead of mixing
+two versions. A connection reset mid-body reopens the range at the next unread
+byte; memory is one read chunk plus at most one partial record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+from spotworker.config import Config
+from spotworker.errors import (
+    NETWORK_ERRORS,
+    MissingInputError,
+    TransientError,
+    WorkerError,
+    classify,
+    error_code,
+)
+
+S3Client = Any  # boto3's client type; kept loose so the worker needs no stubs
+
+
+def make_client(cfg: Config) -> S3Client:
+    """An S3 client with botocore's standard retry mode (backoff on 503 SlowDown etc.).
+
+    The endpoint comes from AWS_ENDPOINT_URL(_S3) when set (the emulator).
+    """
+    return boto3.session.Session().client(
+        "s3",
+        config=BotoConfig(
+            retries={"mode": "standard", "max_attempts": cfg.s3_max_attempts},
+            connect_timeout=5,
+            read_timeout=30,
+            tcp_keepalive=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class InputObject:
+    #: position in the job's sorted input list (stable across shards and attempts)
+    index: int
+    key: str
+    etag: str
+    size: int
+
+    @property
+    def tag(self) -> str:
+        """Short, path-safe identity of this object version for part names."""
+        digest = hashlib.sha256(f"{self.key}\0{self.etag}".encode()).hexdigest()[:10]
+        return f"obj-{self.index:06d}-{digest}"
+
+
+def list_inputs(client: S3Client, cfg: Config) -> list[InputObject]:
+    """All input objects of the job, sorted by key (every shard computes the same list)."""
+    found: dict[str, tuple[str, int]] = {}
+    try:
+        if cfg.input_manifest:
+            body = client.get_object(Bucket=cfg.bucket, Key=cfg.input_manifest)["Body"]
+            keys = sorted(
+                {line.strip() for line in body.iter_lines(chunk_size=65536) if line.strip()}
+            )
+            for raw in keys:
+                key = raw.decode("utf-8")
+                head = client.head_object(Bucket=cfg.bucket, Key=key)
+                found[key] = (head["ETag"], int(head["ContentLength"]))
+        else:
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=cfg.bucket, Prefix=cfg.input_prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    if item["Key"].endswith("/"):
+                        continue  # "folder" marker
+                    found[item["Key"]] = (item["ETag"], int(item["Size"]))
+    except ClientError as exc:
+        where = cfg.input_manifest or cfg.input_prefix
+        raise classify(exc, f"listing input s3://{cfg.bucket}/{where}") from None
+    except NETWORK_ERRORS as exc:
+        raise classify(exc, "listing input") from None
+    if not found:
+        raise MissingInputError(f"no input objects under s3://{cfg.bucket}/{cfg.input_prefix}")
+    return [
+        InputObject(i, key, etag, size)
+        for i, (key, (etag, size)) in enumerate(sorted(found.items()))
+    ]
+
+
+def shard_of(objects: list[InputObject], index: int, size: int) -> list[InputObject]:
+    """Round-robin over the sorted list: balanced and the same for every shard."""
+    return objects[index::size]
+
+
+class InputChangedError(WorkerError):
+    """The object's ETag no longer matches: restart the object cleanly."""
+
+
+# A batch the reader yields: ("lines", first_line_no, first_offset, lines, end_offset)
+# or ("oversized", line_no, offset, [prefix], end_offset) for a record above the limit.
+Batch = tuple[str, int, int, list[bytes], int]
+
+
+def iter_batches(
+    client: S3Client,
+    bucket: str,
+    obj: InputObject,
+    *,
+    start_offset: int,
+    start_line: int,
+    chunk_size: int,
+    max_record: int,
+    on_reconnect: Callable[[int, str], None] | None = None,
+    max_reconnects: int = 5,
+) -> Iterator[Batch]:
+    """Yield the object's lines from ``start_offset`` in batches of about one chunk.
+
+    ``start_line`` is the number of lines before ``start_offset``. After each
+    batch, ``end_offset`` is a safe point: every byte before it belongs to a
+    yielded line. A UTF-8 BOM at offset 0 is dropped (offsets still count it).
+    """
+    pos = start_offset  # absolute offset of the next byte to read from S3
+    line_no = start_line  # lines yielded so far
+    line_start = start_offset  # offset of the first byte of `tail`
+    tail = b""
+    skipping = -1  # > -1: length so far of an oversized record being skipped
+    skip_prefix = b""
+    failures = 0
+    body: Any = None
+    while True:
+        if body is None:
+            if pos >= obj.size:
+                break
+            try:
+                body = client.get_object(
+                    Bucket=bucket, Key=obj.key, IfMatch=obj.etag, Range=f"bytes={pos}-"
+                )["Body"]
+            except ClientError as exc:
+                if error_code(exc) in {"PreconditionFailed", "412"}:
+                    raise InputChangedError(f"s3://{bucket}/{obj.key} changed") from None
+                raise classify(exc, f"reading s3://{bucket}/{obj.key}") from None
+            except NETWORK_ERRORS as exc:
+                raise classify(exc, f"reading s3://{bucket}/{obj.key}") from None
+        try:
+            chunk = body.read(chunk_size)
+        except NETWORK_ERRORS as exc:
+            failures += 1
+            body = None
+            if failures > max_reconnects:
+                raise TransientError(
+                    f"reading s3://{bucket}/{obj.key}: {type(exc).__name__} "
+                    f"after {max_reconnects} reconnects"
+                ) from None
+            if on_reconnect is not None:
+                on_reconnect(pos, type(exc).__name__)
+            continue
+        if not chunk:
+            body.close()
+            body = None
+            if pos < obj.size:  # short body without an error: reopen at pos
+                failures += 1
+                if failures > max_reconnects:
+                    raise TransientError(f"reading s3://{bucket}/{obj.key}: body ended early")
+                continue
+            break
+        failures = 0
+        at_start = pos == 0
+        pos += len(chunk)
+        if at_start and chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = chunk[3:]
+            line_start = 3
+        if skipping >= 0:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                skipping += len(chunk)
+                continue
+            skipping += nl
+            line_no += 1
+            end = line_start + skipping + 1
+            yield ("oversized", line_no, line_start, [skip_prefix], end)
+            line_start = end
+            skipping = -1
+            chunk = chunk[nl + 1 :]
+        data = tail + chunk if tail else chunk
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            first_line = line_no + 1
+            first_offset = line_start
+            line_no += len(lines)
+            line_start += len(data) - len(tail)
+            if len(data) > max_record and max(map(len, lines)) > max_record:
+                yield from _split_oversized(lines, first_line, first_offset, max_record)
+            else:
+                yield ("lines", first_line, first_offset, lines, line_start)
+        if len(tail) > max_record:
+            skipping = len(tail)
+            skip_prefix = tail[:1024]
+            tail = b""
+    if skipping >= 0:
+        line_no += 1
+        yield ("oversized", line_no, line_start, [skip_prefix], obj.size)
+    elif tail:
+        line_no += 1
+        yield ("lines", line_no, line_start, [tail], obj.size)
+
+
+def _split_oversized(
+    lines: list[bytes], first_line: int, first_offset: int, max_record: int
+) -> Iterator[Batch]:
+    """Re-batch ``lines`` so that each record above ``max_record`` is its own batch."""
+    run: list[bytes] = []
+    run_line, run_offset, offset = first_line, first_offset, first_offset
+    for i, line in enumerate(lines):
+        end = offset + len(line) + 1
+        if len(line) > max_record:
+            if run:
+                yield ("lines", run_line, run_offset, run, offset)
+                run = []
+            yield ("oversized", first_line + i, offset, [line[:1024]], end)
+            run_line, run_offset = first_line + i + 1, end
+        else:
+            run.append(line)
+        offset = end
+    if run:
+        yield ("lines", run_line, run_offset, run, offset)
