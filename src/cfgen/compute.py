@@ -1,0 +1,189 @@
+"""Compute environments.
+
+EC2 profiles emit SpotComputeEnvironment (Type SPOT) and, when the profile has a
+fallback, OnDemandComputeEnvironment (Type EC2, BEST_FIT_PROGRESSIVE), created only
+when the OnDemandMaxvCpus parameter is above 0. Fargate profiles emit
+FargateSpotComputeEnvironment and FargateComputeEnvironment.
+
+All are MANAGED, have no physical name (a replacement never collides with the old
+one) and no ServiceRole unless the ServiceRoleArn parameter is set (the Batch
+service-linked role is what in-place infrastructure updates need).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import If, NoValue, Ref, Sub, Template
+from troposphere.batch import (
+    ComputeEnvironment,
+    ComputeResources,
+    Ec2ConfigurationObject,
+    LaunchTemplateSpecification,
+    UpdatePolicy,
+)
+
+from cfgen import naming
+from cfgen.config import Platform, Profile
+from cfgen.network import Network
+from cfgen.parameters import Params
+from cfgen.tags import map_tags
+
+
+@dataclass(frozen=True)
+class ComputeEnvironmentRef:
+    ref: Ref
+    logical_id: str
+    #: Condition that must hold for it to exist (None: always).
+    condition: str | None
+
+
+@dataclass(frozen=True)
+class Compute:
+    #: In queue order: the cheapest first.
+    environments: tuple[ComputeEnvironmentRef, ...]
+
+
+def add_compute(
+    t: Template,
+    cfg: Profile,
+    *,
+    params: Params,
+    network: Network,
+    instance_profile_arn: object,
+) -> Compute:
+    if cfg.compute.platform is Platform.EC2:
+        return _add_ec2(
+            t, cfg, params=params, network=network, instance_profile_arn=instance_profile_arn
+        )
+    return _add_fargate(t, cfg, params=params, network=network)
+
+
+def _service_role(params: Params) -> If:
+    return If(naming.HAS_SERVICE_ROLE, params.service_role, NoValue)
+
+
+def _set_update_policy(ce: ComputeEnvironment) -> None:
+    # Infrastructure updates replace instances; give running jobs 30 minutes
+    # rather than killing them (they checkpoint and retry anyway). This is the
+    # *property* UpdatePolicy of AWS::Batch::ComputeEnvironment; troposphere
+    # would render the keyword as the resource attribute of the same name.
+    ce.properties["UpdatePolicy"] = UpdatePolicy(
+        JobExecutionTimeoutMinutes=30, TerminateJobsOnUpdate=False
+    )
+
+
+def _add_ec2(
+    t: Template,
+    cfg: Profile,
+    *,
+    params: Params,
+    network: Network,
+    instance_profile_arn: object,
+) -> Compute:
+    c = cfg.compute
+    assert params.instance_types is not None and network.launch_template_id is not None
+
+    def resources(kind: str, **extra: object) -> ComputeResources:
+        return ComputeResources(
+            MinvCpus=0,  # scale to zero when idle: no DesiredvCpus, no floor
+            Subnets=params.subnet_ids,
+            SecurityGroupIds=[network.security_group],
+            InstanceTypes=params.instance_types,
+            InstanceRole=instance_profile_arn,
+            LaunchTemplate=LaunchTemplateSpecification(
+                LaunchTemplateId=network.launch_template_id,
+                Version=network.launch_template_version,
+            ),
+            Ec2Configuration=[Ec2ConfigurationObject(ImageType=c.image_type.value)],
+            # Static: a change of compute-resource tags replaces the CE.
+            Tags={
+                **map_tags(cfg, component=f"compute-{kind}"),
+                "Name": Sub("${AWS::StackName}-" + kind),
+            },
+            **extra,
+        )
+
+    spot = t.add_resource(
+        ComputeEnvironment(
+            naming.SPOT_CE,
+            Type="MANAGED",
+            State="ENABLED",
+            ServiceRole=_service_role(params),
+            # false: changes are applied as in-place infrastructure updates
+            # (new instances roll in) instead of replacing the environment,
+            # which would fail while the queue references it.
+            ReplaceComputeEnvironment=False,
+            ComputeResources=resources(
+                "spot",
+                Type="SPOT",
+                AllocationStrategy=c.allocation_strategy.value,
+                MaxvCpus=params.max_vcpus,
+                # Unset unless the parameter is below 100 (AWS's advice).
+                BidPercentage=If(naming.HAS_BID_CAP, params.bid_percentage, NoValue),
+            ),
+            Tags=map_tags(cfg, component="compute-spot"),
+        )
+    )
+    _set_update_policy(spot)
+    envs = [ComputeEnvironmentRef(Ref(spot), naming.SPOT_CE, None)]
+    if c.on_demand_fallback:
+        on_demand = t.add_resource(
+            ComputeEnvironment(
+                naming.ON_DEMAND_CE,
+                Condition=naming.HAS_ON_DEMAND_FALLBACK,
+                Type="MANAGED",
+                State="ENABLED",
+                ServiceRole=_service_role(params),
+                ReplaceComputeEnvironment=False,
+                ComputeResources=resources(
+                    "on-demand",
+                    Type="EC2",
+                    AllocationStrategy="BEST_FIT_PROGRESSIVE",
+                    MaxvCpus=params.on_demand_max_vcpus,
+                ),
+                Tags=map_tags(cfg, component="compute-on-demand"),
+            )
+        )
+        _set_update_policy(on_demand)
+        envs.append(
+            ComputeEnvironmentRef(
+                Ref(on_demand), naming.ON_DEMAND_CE, naming.HAS_ON_DEMAND_FALLBACK
+            )
+        )
+    return Compute(environments=tuple(envs))
+
+
+def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network) -> Compute:
+    def fargate(logical_id: str, kind: str, max_vcpus: object, tag: str) -> Ref:
+        ce = t.add_resource(
+            ComputeEnvironment(
+                logical_id,
+                Type="MANAGED",
+                State="ENABLED",
+                ServiceRole=_service_role(params),
+                ComputeResources=ComputeResources(
+                    Type=kind,
+                    MaxvCpus=max_vcpus,
+                    Subnets=params.subnet_ids,
+                    SecurityGroupIds=[network.security_group],
+                ),
+                Tags=map_tags(cfg, component=tag),
+            )
+        )
+        return Ref(ce)
+
+    envs = [
+        ComputeEnvironmentRef(
+            fargate(
+                naming.FARGATE_SPOT_CE, "FARGATE_SPOT", params.max_vcpus, "compute-fargate-spot"
+            ),
+            naming.FARGATE_SPOT_CE,
+            None,
+        )
+    ]
+    if cfg.compute.on_demand_fallback:
+        assert params.on_demand_max_vcpus is not None
+        ref = fargate(naming.FARGATE_CE, "FARGATE", params.on_demand_max_vcpus, "compute-fargate")
+        envs.append(ComputeEnvironmentRef(ref, naming.FARGATE_CE, naming.HAS_ON_DEMAND_FALLBACK))
+    return Compute(environments=tuple(envs))

@@ -1,0 +1,385 @@
+"""Profiles: typed, validated once at the edge, frozen afterwards.
+
+A profile is ``templates/defaults.toml`` deep-merged with ``templates/<name>.toml``
+(or any TOML file given by path). Every key is checked: unknown keys, wrong types
+and out-of-range values raise :class:`ConfigError` with a one-line message that
+names the field, the value and the rule. After :func:`load_profile` returns, the
+rest of cfgen trusts the :class:`Profile`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+_T = TypeVar("_T")
+
+DEFAULTS_NAME = "defaults"
+DEFAULT_PROFILE = "default"
+
+
+class ConfigError(ValueError):
+    """A profile or CLI value is invalid. ``str(err)`` is one line for the user."""
+
+
+class Platform(StrEnum):
+    """Where jobs run."""
+
+    EC2 = "EC2"  #: instances managed by Batch (Spot, On-Demand fallback)
+    FARGATE = "FARGATE"  #: serverless containers (Fargate Spot, Fargate fallback)
+
+
+class Architecture(StrEnum):
+    """CPU architecture of every instance type in a template (never mixed)."""
+
+    X86_64 = "x86_64"
+    ARM64 = "arm64"  #: Graviton
+
+
+class ImageType(StrEnum):
+    """ECS-optimized AMI family; Amazon Linux 2 variants are past end of support."""
+
+    ECS_AL2023 = "ECS_AL2023"  #: CPU instances, x86_64 or arm64
+    ECS_AL2023_NVIDIA = "ECS_AL2023_NVIDIA"  #: GPU instances
+
+
+class SpotAllocationStrategy(StrEnum):
+    """Spot strategies that need no Spot fleet role."""
+
+    SPOT_PRICE_CAPACITY_OPTIMIZED = "SPOT_PRICE_CAPACITY_OPTIMIZED"  #: default: deep, cheap pools
+    SPOT_CAPACITY_OPTIMIZED = "SPOT_CAPACITY_OPTIMIZED"  #: deepest pools, price second
+
+
+@dataclass(frozen=True)
+class Compute:
+    platform: Platform
+    architecture: Architecture
+    image_type: ImageType
+    allocation_strategy: SpotAllocationStrategy
+    instance_types: tuple[str, ...]
+    max_vcpus: int
+    on_demand_fallback: bool
+    on_demand_max_vcpus: int
+    bid_percentage: int
+    root_volume_gib: int
+    gpu: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    vcpus: float
+    memory_mib: int
+    gpus: int
+    attempts: int
+    timeout_seconds: int
+    runnable_timeout_seconds: int
+    stop_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class Storage:
+    log_retention_days: int
+    checkpoint_expiration_days: int
+    scratch_expiration_days: int
+    noncurrent_version_expiration_days: int
+    keep_images: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    source: str
+    compute: Compute
+    job: Job
+    storage: Storage
+    tags: Mapping[str, str]
+
+    @property
+    def output_file(self) -> str:
+        """File name under build/: the default profile is cloudformation.yaml."""
+        return "cloudformation.yaml" if self.name == DEFAULT_PROFILE else f"{self.name}.yaml"
+
+
+# --------------------------------------------------------------------------- loading
+
+_PROFILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+
+def templates_dir() -> Path:
+    """The folder holding defaults.toml and the profiles (``templates/``)."""
+    return Path(str(resources.files("cfgen.templates")))
+
+
+def list_profiles() -> list[str]:
+    """Names of the profiles in ``templates/``, sorted, ``default`` first."""
+    names = sorted(p.stem for p in templates_dir().glob("*.toml") if p.stem != DEFAULTS_NAME)
+    return sorted(names, key=lambda n: (n != DEFAULT_PROFILE, n))
+
+
+def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
+    """Load, merge over the defaults and validate a profile by name or path."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
+        path = Path(name_or_path)
+        name = path.stem
+    else:
+        if not _PROFILE_NAME.match(name_or_path) or name_or_path == DEFAULTS_NAME:
+            raise ConfigError(
+                f"profile={name_or_path!r}: must be one of {', '.join(list_profiles())}"
+                " or a path to a .toml file"
+            )
+        path = templates_dir() / f"{name_or_path}.toml"
+        name = name_or_path
+        if not path.is_file():
+            raise ConfigError(
+                f"profile={name_or_path!r}: no such profile; "
+                f"must be one of {', '.join(list_profiles())} or a path to a .toml file"
+            )
+    if not _PROFILE_NAME.match(name):
+        raise ConfigError(
+            f"profile={name!r}: file name must match {_PROFILE_NAME.pattern}"
+            " (lower-case letters, digits, dashes)"
+        )
+    defaults = _read_toml(templates_dir() / f"{DEFAULTS_NAME}.toml")
+    overrides = _read_toml(path)
+    merged = _merge(defaults, overrides, "")
+    return _build_profile(name, str(path), merged)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"profile={str(path)!r}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"profile={str(path)!r}: is a directory, not a TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"profile={str(path)!r}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"profile={str(path)!r}: must be UTF-8 text") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"profile={str(path)!r}: malformed TOML: {err}") from None
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        field = f"{prefix}{key}"
+        if key not in base:
+            raise ConfigError(
+                f"{field}={value!r}: unknown key; allowed here: {', '.join(sorted(base))}"
+            )
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{field}={value!r}: must be a table [{field}]")
+            # [tags] is an open map: profiles may add tags, not only override.
+            if key == "tags":
+                out[key] = {**base[key], **value}
+            else:
+                out[key] = _merge(base[key], value, f"{field}.")
+        else:
+            out[key] = value
+    return out
+
+
+def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
+    compute = _build_section(Compute, "compute", data["compute"])
+    job = _build_section(Job, "job", data["job"])
+    storage = _build_section(Storage, "storage", data["storage"])
+    tags = _build_tags(data["tags"])
+    description = data["description"]
+    if not isinstance(description, str) or not 1 <= len(description) <= 200:
+        raise ConfigError(f"description={description!r}: must be a string of 1-200 characters")
+    profile = Profile(
+        name=name,
+        description=description,
+        source=source,
+        compute=compute,
+        job=job,
+        storage=storage,
+        tags=MappingProxyType(tags),
+    )
+    validate(profile)
+    return profile
+
+
+def _build_section(cls: type[_T], section: str, data: Mapping[str, Any]) -> _T:
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        values[f.name] = _coerce(f"{section}.{f.name}", data[f.name], hints[f.name])
+    return cls(**values)
+
+
+def _coerce(field: str, value: Any, hint: Any) -> Any:
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        allowed = [m.value for m in hint]
+        if value not in allowed:
+            raise ConfigError(f"{field}={value!r}: must be one of {', '.join(allowed)}")
+        return hint(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{field}={value!r}: must be true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{field}={value!r}: must be an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{field}={value!r}: must be a number")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{field}={value!r}: must be a string")
+        return value
+    if get_origin(hint) is tuple and get_args(hint)[0] is str:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{field}={value!r}: must be a list of strings")
+        return tuple(value)
+    raise TypeError(f"unsupported field type {hint!r} for {field}")  # pragma: no cover
+
+
+_TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
+
+
+def _build_tags(data: Mapping[str, Any]) -> dict[str, str]:
+    for key, value in data.items():
+        if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
+            raise ConfigError(
+                f"tags.{key}={value!r}: tag key must be 1-128 letters, digits, spaces or"
+                " _.:/=+-@ and must not start with aws:"
+            )
+        if not isinstance(value, str) or len(value) > 256:
+            raise ConfigError(f"tags.{key}={value!r}: tag value must be a string of <= 256 chars")
+    return dict(sorted(data.items()))
+
+
+# --------------------------------------------------------------------------- validation
+# Small functions, one rule each, in the spirit of the CDK's validateSpotConfig.
+
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[0-9a-z]+)?$")
+_GPU_FAMILIES = ("p3", "p4d", "p4de", "p5", "p5e", "p5en", "g4dn", "g5", "g6", "g6e", "g5g")
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+def validate(profile: Profile) -> None:
+    """Raise ConfigError for the first rule the profile breaks."""
+    c, j, s = profile.compute, profile.job, profile.storage
+    _validate_range("compute.max_vcpus", c.max_vcpus, 1, 100_000)
+    _validate_range("compute.on_demand_max_vcpus", c.on_demand_max_vcpus, 0, 100_000)
+    _validate_range("compute.bid_percentage", c.bid_percentage, 1, 100)
+    _validate_range("compute.root_volume_gib", c.root_volume_gib, 30, 16_384)
+    _validate_range("job.attempts", j.attempts, 1, 10)
+    _validate_range("job.timeout_seconds", j.timeout_seconds, 60, 14 * 24 * 3600)
+    _validate_range("job.runnable_timeout_seconds", j.runnable_timeout_seconds, 600, 86_400)
+    _validate_range("job.stop_timeout_seconds", j.stop_timeout_seconds, 30, 120)
+    _validate_range("job.memory_mib", j.memory_mib, 512, 2_000_000)
+    _validate_range("job.gpus", j.gpus, 0, 16)
+    if not 0.25 <= j.vcpus <= 192:
+        raise ConfigError(f"job.vcpus={j.vcpus!r}: must be between 0.25 and 192")
+    if s.log_retention_days not in LOG_RETENTION_DAYS:
+        raise ConfigError(
+            f"storage.log_retention_days={s.log_retention_days!r}: must be one of"
+            f" {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
+    _validate_range("storage.checkpoint_expiration_days", s.checkpoint_expiration_days, 1, 3650)
+    _validate_range("storage.scratch_expiration_days", s.scratch_expiration_days, 1, 3650)
+    _validate_range(
+        "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days, 1, 3650
+    )
+    _validate_range("storage.keep_images", s.keep_images, 1, 1000)
+    if c.platform is Platform.EC2:
+        _validate_instance_types(c)
+        _validate_gpu(profile)
+    if c.platform is Platform.EC2 and j.vcpus != int(j.vcpus):
+        raise ConfigError(f"job.vcpus={j.vcpus!r}: must be a whole number on EC2")
+
+
+def _validate_range(field: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise ConfigError(f"{field}={value!r}: must be between {lo} and {hi}")
+
+
+def _validate_instance_types(c: Compute) -> None:
+    if not c.instance_types:
+        raise ConfigError("compute.instance_types=[]: must list at least one instance type")
+    if len(set(c.instance_types)) != len(c.instance_types):
+        raise ConfigError(f"compute.instance_types={list(c.instance_types)!r}: duplicates")
+    for it in c.instance_types:
+        if not _INSTANCE_TYPE.match(it):
+            raise ConfigError(
+                f"compute.instance_types={it!r}: not an instance type or family"
+                " (e.g. c6i.large or c6i)"
+            )
+        arch = instance_architecture(it)
+        if arch is not c.architecture:
+            raise ConfigError(
+                f"compute.instance_types={it!r}: is {arch.value}, but compute.architecture is"
+                f" {c.architecture.value}; never mix architectures in a compute environment"
+            )
+        if it.startswith("a1"):
+            raise ConfigError(
+                f"compute.instance_types={it!r}: A1 instances are not supported by ECS_AL2023"
+            )
+
+
+def _validate_gpu(profile: Profile) -> None:
+    c, j = profile.compute, profile.job
+    gpu_types = [it for it in c.instance_types if it.split(".")[0] in _GPU_FAMILIES]
+    if c.gpu:
+        if c.image_type is not ImageType.ECS_AL2023_NVIDIA:
+            raise ConfigError(
+                f"compute.image_type={c.image_type.value!r}: GPU profiles need ECS_AL2023_NVIDIA"
+            )
+        if len(gpu_types) != len(c.instance_types):
+            bad = next(it for it in c.instance_types if it not in gpu_types)
+            raise ConfigError(
+                f"compute.instance_types={bad!r}: a GPU profile must list only GPU instance"
+                f" types ({', '.join(_GPU_FAMILIES)})"
+            )
+        if j.gpus < 1:
+            raise ConfigError(f"job.gpus={j.gpus!r}: a GPU profile needs at least 1 GPU per job")
+    else:
+        if c.image_type is ImageType.ECS_AL2023_NVIDIA:
+            raise ConfigError(
+                "compute.image_type='ECS_AL2023_NVIDIA': only with compute.gpu = true"
+            )
+        if j.gpus:
+            raise ConfigError(f"job.gpus={j.gpus!r}: GPUs per job need compute.gpu = true")
+
+
+def instance_architecture(instance_type: str) -> Architecture:
+    """Architecture of an instance type or family by its name (Graviton: a 'g' suffix).
+
+    Graviton families are a1 and <class><generation>g[d|n|e...] (c7g, m6gd, r7gn, x2gd,
+    im4gn, is4gen, g5g). Everything else is x86_64.
+    """
+    family = instance_type.split(".", maxsplit=1)[0]
+    if family == "a1":
+        return Architecture.ARM64
+    match = re.match(r"^([a-z]+)(\d+)([a-z-]*)$", family)
+    if match and match.group(3).startswith("g") and family not in ("g4dn", "p4de"):
+        return Architecture.ARM64
+    if family in ("im4gn", "is4gen", "g5g"):
+        return Architecture.ARM64
+    return Architecture.X86_64
+
+
+def replace(profile: Profile, **changes: Any) -> Profile:
+    """A validated copy of the profile with some fields changed (for tests and tools)."""
+    new = dataclasses.replace(profile, **changes)
+    validate(new)
+    return new

@@ -1,0 +1,128 @@
+"""The job definition for the sample worker (worker/).
+
+Emits WorkerJobDefinition (AWS::Batch::JobDefinition, Type container).
+
+The retry rules and the worker's exit codes are one contract (docs/CONTRACT.md):
+a Spot reclaim ("Host EC2 ... terminated") and exit codes 75 (transient) and 143
+(SIGTERM) are retried; anything else ends the job on the first failure, so a
+bug does not burn five attempts of compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from troposphere import AWS_REGION, GetAtt, If, Ref, Sub, Template
+from troposphere.batch import (
+    ContainerProperties,
+    Environment,
+    EvaluateOnExit,
+    JobDefinition,
+    LinuxParameters,
+    LogConfiguration,
+    MountPoints,
+    ResourceRequirement,
+    RetryStrategy,
+    Timeout,
+    Volumes,
+)
+
+from cfgen import naming
+from cfgen.config import Platform, Profile
+from cfgen.parameters import Params
+from cfgen.storage import Storage
+from cfgen.tags import map_tags
+
+EXIT_TRANSIENT: Final = 75
+EXIT_INTERRUPTED: Final = 143
+SCRATCH_PATH: Final = "/scratch"
+
+#: (match field, pattern, action) in evaluation order; the last is the catch-all.
+RETRY_RULES: Final = (
+    ("OnStatusReason", "Host EC2*", "RETRY"),  # Spot reclaim or instance loss
+    ("OnExitCode", str(EXIT_TRANSIENT), "RETRY"),
+    ("OnExitCode", str(EXIT_INTERRUPTED), "RETRY"),
+    ("OnReason", "*", "EXIT"),
+)
+
+
+@dataclass(frozen=True)
+class Jobs:
+    job_definition: Ref
+
+
+def add_jobs(
+    t: Template,
+    cfg: Profile,
+    *,
+    params: Params,
+    storage: Storage,
+    job_role_arn: GetAtt,
+    execution_role_arn: GetAtt,
+) -> Jobs:
+    ec2 = cfg.compute.platform is Platform.EC2
+    requirements = [
+        ResourceRequirement(Type="VCPU", Value=params.job_vcpus),
+        ResourceRequirement(Type="MEMORY", Value=params.job_memory),
+    ]
+    if cfg.job.gpus:
+        requirements.append(ResourceRequirement(Type="GPU", Value=str(cfg.job.gpus)))
+
+    environment = [
+        Environment(Name="CFGEN_DATA_BUCKET", Value=storage.bucket),
+        Environment(Name="CFGEN_INPUT_PREFIX", Value="input/"),
+        Environment(Name="CFGEN_OUTPUT_PREFIX", Value="output/"),
+        Environment(Name="CFGEN_CHECKPOINT_PREFIX", Value="checkpoints/"),
+        Environment(Name="CFGEN_DEADLETTER_PREFIX", Value="deadletter/"),
+        Environment(Name="TMPDIR", Value=SCRATCH_PATH),
+    ]
+    container = ContainerProperties(
+        Image=If(
+            naming.USE_STACK_REPOSITORY,
+            Sub("${Uri}:${Tag}", Uri=storage.repository_uri, Tag=params.image_tag),
+            params.container_image,
+        ),
+        ResourceRequirements=requirements,
+        JobRoleArn=job_role_arn,
+        ExecutionRoleArn=execution_role_arn,
+        LogConfiguration=LogConfiguration(
+            LogDriver="awslogs",
+            Options={
+                "awslogs-group": storage.log_group,
+                "awslogs-region": Ref(AWS_REGION),
+                "awslogs-stream-prefix": "worker",
+            },
+        ),
+        Environment=environment,
+        Privileged=False,
+        # The worker writes only to /scratch (TMPDIR) and S3.
+        ReadonlyRootFilesystem=True,
+        Volumes=[Volumes(Name="scratch")],
+        MountPoints=[
+            MountPoints(SourceVolume="scratch", ContainerPath=SCRATCH_PATH, ReadOnly=False)
+        ],
+        # An init process as PID 1 forwards SIGTERM to the worker and reaps zombies.
+        LinuxParameters=LinuxParameters(InitProcessEnabled=True),
+    )
+    job_definition = t.add_resource(
+        JobDefinition(
+            naming.JOB_DEFINITION,
+            Type="container",
+            PlatformCapabilities=["EC2" if ec2 else "FARGATE"],
+            ContainerProperties=container,
+            RetryStrategy=RetryStrategy(
+                Attempts=params.job_attempts,
+                EvaluateOnExit=[
+                    EvaluateOnExit(**{field: pattern, "Action": action})
+                    for field, pattern, action in RETRY_RULES
+                ],
+            ),
+            Timeout=Timeout(AttemptDurationSeconds=params.job_timeout),
+            # Jobs and their ECS tasks carry the job definition's tags, so
+            # cost allocation reaches them.
+            PropagateTags=True,
+            Tags=map_tags(cfg, component="job"),
+        )
+    )
+    return Jobs(job_definition=Ref(job_definition))

@@ -1,0 +1,56 @@
+"""The only place logical IDs, output names and export names are spelled.
+
+Renaming a logical ID replaces that resource in every user's stack, so the set
+is pinned by a test (tests/test_logical_ids.py).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Network
+SECURITY_GROUP: Final = "ComputeSecurityGroup"
+LAUNCH_TEMPLATE: Final = "ComputeLaunchTemplate"
+
+# IAM
+INSTANCE_ROLE: Final = "InstanceRole"
+INSTANCE_PROFILE: Final = "InstanceProfile"
+JOB_ROLE: Final = "JobRole"
+EXECUTION_ROLE: Final = "ExecutionRole"
+
+# Storage
+DATA_BUCKET: Final = "DataBucket"
+DATA_BUCKET_POLICY: Final = "DataBucketPolicy"
+REPOSITORY: Final = "Repository"
+LOG_GROUP: Final = "LogGroup"
+
+# Compute and queues
+SPOT_CE: Final = "SpotComputeEnvironment"
+ON_DEMAND_CE: Final = "OnDemandComputeEnvironment"
+FARGATE_SPOT_CE: Final = "FargateSpotComputeEnvironment"
+FARGATE_CE: Final = "FargateComputeEnvironment"
+JOB_QUEUE: Final = "JobQueue"
+JOB_DEFINITION: Final = "WorkerJobDefinition"
+
+# Monitoring
+ALERT_TOPIC: Final = "AlertTopic"
+ALERT_TOPIC_POLICY: Final = "AlertTopicPolicy"
+ALERT_EMAIL_SUBSCRIPTION: Final = "AlertEmailSubscription"
+JOB_FAILED_RULE: Final = "JobFailedRule"
+BUDGET: Final = "MonthlyBudget"
+
+# Conditions
+HAS_BID_CAP: Final = "HasBidCap"
+HAS_ON_DEMAND_FALLBACK: Final = "HasOnDemandFallback"
+USE_STACK_REPOSITORY: Final = "UseStackRepository"
+HAS_ALERT_EMAIL: Final = "HasAlertEmail"
+HAS_SERVICE_ROLE: Final = "HasServiceRole"
+HAS_BUDGET: Final = "HasBudget"
+
+# Rules
+SUBNETS_IN_VPC_RULE: Final = "SubnetsInVpc"
+
+
+def export_name(output: str) -> str:
+    """Export names are ``<stack name>-<output>``: unique per stack, stable per output."""
+    return "${AWS::StackName}-" + output

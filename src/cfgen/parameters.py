@@ -1,0 +1,348 @@
+"""Deploy-time inputs: Parameters, Conditions, Rules and the console interface.
+
+Emits Parameters VpcId, SubnetIds, MaxvCpus, BidPercentage, InstanceTypes,
+OnDemandMaxvCpus, ContainerImage, ImageTag, JobVcpus, JobMemoryMiB, JobAttempts,
+JobTimeoutSeconds, RunnableTimeoutSeconds, RootVolumeGiB, LogRetentionDays,
+AlertEmail, ServiceRoleArn; Conditions HasBidCap, HasOnDemandFallback,
+UseStackRepository, HasAlertEmail, HasServiceRole; Rule SubnetsInVpc; and
+``AWS::CloudFormation::Interface`` metadata (ParameterGroups, ParameterLabels).
+
+Which parameters exist depends on the profile's structure (no On-Demand
+parameter without a fallback compute environment, no EC2 parameters on Fargate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import Equals, Not, Parameter, Ref, Template
+
+from cfgen import naming
+from cfgen.config import LOG_RETENTION_DAYS, Platform, Profile
+
+
+@dataclass(frozen=True)
+class Params:
+    """Refs to the parameters later modules use (None where not rendered)."""
+
+    vpc_id: Ref
+    subnet_ids: Ref
+    max_vcpus: Ref
+    container_image: Ref
+    image_tag: Ref
+    job_vcpus: Ref
+    job_memory: Ref
+    job_attempts: Ref
+    job_timeout: Ref
+    runnable_timeout: Ref
+    log_retention: Ref
+    alert_email: Ref
+    service_role: Ref
+    instance_types: Ref | None
+    bid_percentage: Ref | None
+    on_demand_max_vcpus: Ref | None
+    root_volume: Ref | None
+
+
+def add_parameters(t: Template, cfg: Profile) -> Params:
+    c, j, s = cfg.compute, cfg.job, cfg.storage
+    ec2 = c.platform is Platform.EC2
+    groups: list[tuple[str, list[str]]] = []
+    labels: dict[str, str] = {}
+
+    def param(name: str, label: str, **kwargs: Any) -> Ref:
+        t.add_parameter(Parameter(name, **kwargs))
+        labels[name] = label
+        return Ref(name)
+
+    # -- Network
+    vpc_id = param(
+        "VpcId",
+        "VPC",
+        Type="AWS::EC2::VPC::Id",
+        Description="VPC for the compute environments and their security group.",
+    )
+    subnet_ids = param(
+        "SubnetIds",
+        "Subnets",
+        Type="List<AWS::EC2::Subnet::Id>",
+        Description=(
+            "Subnets of VpcId, ideally one per Availability Zone (more Spot pools). They need"
+            " a route to the internet (NAT or public IP) or VPC endpoints for ECR, ECS, S3, Logs."
+        ),
+    )
+    groups.append(("Network", ["VpcId", "SubnetIds"]))
+
+    # -- Compute
+    compute_names = ["MaxvCpus"]
+    max_vcpus = param(
+        "MaxvCpus",
+        "Spot max vCPUs" if ec2 else "Fargate Spot max vCPUs",
+        Type="Number",
+        Default=str(c.max_vcpus),
+        MinValue="1",
+        MaxValue="100000",
+        Description=(
+            "Most vCPUs the Spot compute environment scales to (1-100000); it scales to 0"
+            " when idle."
+        ),
+        ConstraintDescription="must be a whole number from 1 to 100000",
+    )
+    instance_types = bid = on_demand = root_volume = None
+    if ec2:
+        instance_types = param(
+            "InstanceTypes",
+            "Spot instance types",
+            Type="CommaDelimitedList",
+            Default=",".join(c.instance_types),
+            AllowedPattern=r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[0-9a-z]+)?$",
+            ConstraintDescription=(
+                "each entry must be an instance type (c6i.large) or family (c6i), lower case"
+            ),
+            Description=(
+                f"Comma-separated {c.architecture.value} instance types or families. List many"
+                " across families and sizes: more Spot pools, fewer interruptions. Never mix"
+                " arm64 and x86_64."
+            ),
+        )
+        bid = param(
+            "BidPercentage",
+            "Spot bid cap (%)",
+            Type="Number",
+            Default=str(c.bid_percentage),
+            MinValue="1",
+            MaxValue="100",
+            Description=(
+                "Most you pay for Spot, in percent of On-Demand (1-100). 100 leaves it unset,"
+                " as AWS recommends: a lower cap only adds interruptions."
+            ),
+            ConstraintDescription="must be a whole number from 1 to 100",
+        )
+        compute_names += ["InstanceTypes", "BidPercentage"]
+        if c.on_demand_fallback:
+            on_demand = param(
+                "OnDemandMaxvCpus",
+                "On-Demand fallback max vCPUs",
+                Type="Number",
+                Default=str(c.on_demand_max_vcpus),
+                MinValue="0",
+                MaxValue="100000",
+                Description=(
+                    "Most vCPUs of the On-Demand fallback compute environment (order 2 in the"
+                    " queue), used only when Spot has no capacity or is at MaxvCpus."
+                    " 0 = no fallback."
+                ),
+                ConstraintDescription="must be a whole number from 0 to 100000",
+            )
+            compute_names.append("OnDemandMaxvCpus")
+        root_volume = param(
+            "RootVolumeGiB",
+            "Root volume (GiB)",
+            Type="Number",
+            Default=str(c.root_volume_gib),
+            MinValue="30",
+            MaxValue="16384",
+            Description="Size of each instance's encrypted gp3 root volume, GiB (30-16384).",
+            ConstraintDescription="must be a whole number from 30 (the AMI's size) to 16384",
+        )
+        compute_names.append("RootVolumeGiB")
+    service_role = param(
+        "ServiceRoleArn",
+        "Batch service role (optional)",
+        Type="String",
+        Default="",
+        AllowedPattern=r"^$|^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
+        ConstraintDescription="must be empty or an IAM role ARN",
+        Description=(
+            "Leave empty to use the AWS Batch service-linked role (required for in-place"
+            " infrastructure updates of compute environments). Set only if your account"
+            " policy demands a custom service role."
+        ),
+    )
+    compute_names.append("ServiceRoleArn")
+    groups.append(("Compute", compute_names))
+
+    # -- Job
+    container_image = param(
+        "ContainerImage",
+        "Container image (optional)",
+        Type="String",
+        Default="",
+        MaxLength="1024",
+        AllowedPattern=r"^$|^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$",
+        ConstraintDescription="must be empty or an image reference such as repo/name:tag",
+        Description=(
+            "Full image URI for the job. Empty = this stack's ECR repository with ImageTag."
+        ),
+    )
+    image_tag = param(
+        "ImageTag",
+        "Image tag",
+        Type="String",
+        Default="initial",
+        AllowedPattern=r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$",
+        ConstraintDescription="must be a Docker tag: letters, digits, _ . - (at most 128)",
+        Description=(
+            "Tag in this stack's ECR repository (tags are immutable: push a new tag, e.g. the"
+            " git SHA, and update this; scripts/push-image.sh does both)."
+        ),
+    )
+    job_vcpus = param(
+        "JobVcpus",
+        "vCPUs per job",
+        Type="Number",
+        Default=_num(j.vcpus),
+        MinValue="0.25" if not ec2 else "1",
+        MaxValue="192" if ec2 else "16",
+        Description="vCPUs reserved for each job.",
+        ConstraintDescription="must be a number within the platform's vCPU range",
+    )
+    job_memory = param(
+        "JobMemoryMiB",
+        "Memory per job (MiB)",
+        Type="Number",
+        Default=str(j.memory_mib),
+        MinValue="512",
+        MaxValue="2000000",
+        Description=(
+            "Memory reserved for each job, MiB. The OS and ECS agent keep part of each"
+            " instance's memory: a job asking for exactly 4096 MiB does not fit a 4 GiB instance."
+        ),
+        ConstraintDescription="must be a whole number from 512 to 2000000",
+    )
+    job_attempts = param(
+        "JobAttempts",
+        "Attempts per job",
+        Type="Number",
+        Default=str(j.attempts),
+        MinValue="1",
+        MaxValue="10",
+        Description=(
+            "Attempts per job (1-10). Spot reclaims (Host EC2*) and exit codes 75 and 143 are"
+            " retried; any other failure ends the job at once."
+        ),
+        ConstraintDescription="must be a whole number from 1 to 10",
+    )
+    job_timeout = param(
+        "JobTimeoutSeconds",
+        "Attempt timeout (s)",
+        Type="Number",
+        Default=str(j.timeout_seconds),
+        MinValue="60",
+        MaxValue=str(14 * 24 * 3600),
+        Description="Wall-clock limit of one attempt, seconds (at least 60).",
+        ConstraintDescription="must be a whole number from 60 to 1209600",
+    )
+    runnable_timeout = param(
+        "RunnableTimeoutSeconds",
+        "Cancel if stuck RUNNABLE (s)",
+        Type="Number",
+        Default=str(j.runnable_timeout_seconds),
+        MinValue="600",
+        MaxValue="86400",
+        Description=(
+            "Cancel a job that waited this long in RUNNABLE because no compute environment"
+            " could get capacity (600-86400), so it does not block the queue forever."
+        ),
+        ConstraintDescription="must be a whole number from 600 to 86400",
+    )
+    groups.append(
+        (
+            "Job",
+            [
+                "ContainerImage",
+                "ImageTag",
+                "JobVcpus",
+                "JobMemoryMiB",
+                "JobAttempts",
+                "JobTimeoutSeconds",
+                "RunnableTimeoutSeconds",
+            ],
+        )
+    )
+
+    # -- Operations
+    log_retention = param(
+        "LogRetentionDays",
+        "Log retention (days)",
+        Type="Number",
+        Default=str(s.log_retention_days),
+        AllowedValues=[str(d) for d in LOG_RETENTION_DAYS],
+        Description="How long CloudWatch Logs keeps job output, days.",
+    )
+    alert_email = param(
+        "AlertEmail",
+        "Alert e-mail (optional)",
+        Type="String",
+        Default="",
+        MaxLength="254",
+        AllowedPattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        ConstraintDescription="must be empty or an e-mail address",
+        Description=(
+            "E-mail address told about failed jobs (confirm the subscription mail). Empty = none."
+        ),
+    )
+    groups.append(("Operations", ["LogRetentionDays", "AlertEmail"]))
+
+    # -- Conditions
+    if bid is not None:
+        t.add_condition(naming.HAS_BID_CAP, Not(Equals(bid, "100")))
+    if on_demand is not None:
+        t.add_condition(naming.HAS_ON_DEMAND_FALLBACK, Not(Equals(on_demand, "0")))
+    t.add_condition(naming.USE_STACK_REPOSITORY, Equals(container_image, ""))
+    t.add_condition(naming.HAS_ALERT_EMAIL, Not(Equals(alert_email, "")))
+    t.add_condition(naming.HAS_SERVICE_ROLE, Not(Equals(service_role, "")))
+
+    # -- Rules: parameters that depend on each other
+    t.add_rule(
+        naming.SUBNETS_IN_VPC_RULE,
+        {
+            "Assertions": [
+                {
+                    "Assert": {
+                        "Fn::EachMemberEquals": [
+                            {"Fn::ValueOfAll": ["AWS::EC2::Subnet::Id", "VpcId"]},
+                            {"Ref": "VpcId"},
+                        ]
+                    },
+                    "AssertDescription": "Every subnet in SubnetIds must belong to VpcId.",
+                }
+            ]
+        },
+    )
+
+    t.set_metadata(
+        {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {"Label": {"default": label}, "Parameters": names} for label, names in groups
+                ],
+                "ParameterLabels": {name: {"default": text} for name, text in labels.items()},
+            }
+        }
+    )
+
+    return Params(
+        vpc_id=vpc_id,
+        subnet_ids=subnet_ids,
+        max_vcpus=max_vcpus,
+        container_image=container_image,
+        image_tag=image_tag,
+        job_vcpus=job_vcpus,
+        job_memory=job_memory,
+        job_attempts=job_attempts,
+        job_timeout=job_timeout,
+        runnable_timeout=runnable_timeout,
+        log_retention=log_retention,
+        alert_email=alert_email,
+        service_role=service_role,
+        instance_types=instance_types,
+        bid_percentage=bid,
+        on_demand_max_vcpus=on_demand,
+        root_volume=root_volume,
+    )
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
