@@ -1,10 +1,10 @@
 """Deploy-time inputs: Parameters, Conditions, Rules and the console interface.
 
 Emits Parameters VpcId, SubnetIds, MaxvCpus, BidPercentage, InstanceTypes,
-OnDemandMaxvCpus, ContainerImage, ImageTag, JobVcpus, JobMemoryMiB, JobAttempts,
+OnDemandMaxvCpus, ContainerImage, ImageTag, RepositoryName, JobVcpus, JobMemoryMiB, JobAttempts,
 JobTimeoutSeconds, RunnableTimeoutSeconds, RootVolumeGiB, LogRetentionDays,
 AlertEmail, ServiceRoleArn; Conditions HasBidCap, HasOnDemandFallback,
-UseStackRepository, HasAlertEmail, HasServiceRole; Rule SubnetsInVpc; and
+UseStackRepository, HasRepositoryName, HasAlertEmail, HasServiceRole; Rule SubnetsInVpc; and
 ``AWS::CloudFormation::Interface`` metadata (ParameterGroups, ParameterLabels).
 
 Which parameters exist depends on the profile's structure (no On-Demand
@@ -31,6 +31,7 @@ class Params:
     max_vcpus: Ref
     container_image: Ref
     image_tag: Ref
+    repository_name: Ref
     job_vcpus: Ref
     job_memory: Ref
     job_attempts: Ref
@@ -188,6 +189,19 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             " git SHA, and update this; scripts/push-image.sh does both)."
         ),
     )
+    repository_name = param(
+        "RepositoryName",
+        "ECR repository name (optional)",
+        Type="String",
+        Default="",
+        MaxLength="256",
+        AllowedPattern=r"^$|^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+        ConstraintDescription="must be empty or a lower-case ECR repository name",
+        Description=(
+            "Name of this stack's ECR repository. Empty = a name CloudFormation generates"
+            " (two stacks never collide); set one for CI pipelines that push by name."
+        ),
+    )
     job_vcpus = param(
         "JobVcpus",
         "vCPUs per job",
@@ -253,6 +267,7 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             [
                 "ContainerImage",
                 "ImageTag",
+                "RepositoryName",
                 "JobVcpus",
                 "JobMemoryMiB",
                 "JobAttempts",
@@ -291,6 +306,7 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
     if on_demand is not None:
         t.add_condition(naming.HAS_ON_DEMAND_FALLBACK, Not(Equals(on_demand, "0")))
     t.add_condition(naming.USE_STACK_REPOSITORY, Equals(container_image, ""))
+    t.add_condition(naming.HAS_REPOSITORY_NAME, Not(Equals(repository_name, "")))
     t.add_condition(naming.HAS_ALERT_EMAIL, Not(Equals(alert_email, "")))
     t.add_condition(naming.HAS_SERVICE_ROLE, Not(Equals(service_role, "")))
 
@@ -329,6 +345,7 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         max_vcpus=max_vcpus,
         container_image=container_image,
         image_tag=image_tag,
+        repository_name=repository_name,
         job_vcpus=job_vcpus,
         job_memory=job_memory,
         job_attempts=job_attempts,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from awacs import s3
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
-from troposphere import Delete, GetAtt, Ref, Retain, Sub, Template
+from troposphere import Delete, GetAtt, If, NoValue, Ref, Retain, Sub, Template
 from troposphere.ecr import ImageScanningConfiguration, LifecyclePolicy, Repository
 from troposphere.logs import LogGroup
 from troposphere.s3 import (
@@ -150,6 +150,7 @@ def add_storage(t: Template, cfg: Profile, *, params: Params) -> Storage:
             # The images are build output: deleting the stack deletes them.
             DeletionPolicy=Delete,
             UpdateReplacePolicy=Delete,
+            RepositoryName=If(naming.HAS_REPOSITORY_NAME, params.repository_name, NoValue),
             ImageTagMutability="IMMUTABLE",
             ImageScanningConfiguration=ImageScanningConfiguration(ScanOnPush=True),
             EmptyOnDelete=True,
