@@ -1,0 +1,258 @@
+"""Rules for EventBridge rules on Batch events and their SNS targets (E9040-E9043)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+from cfgen.lint import _model as mdl
+
+_EVENTS = "https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html"
+_SNS_PERMS = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/"
+    "eb-use-resource-based.html#eb-sns-permissions"
+)
+_JOB_STATE_CHANGE = "Batch Job State Change"
+# Top level of every EventBridge event; ``detail`` is Batch's JobDetail.
+_ENVELOPE = frozenset(
+    {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+)
+
+
+def _pattern(m: mdl.Model, rule: mdl.Variant) -> dict[str, Any] | None:
+    pattern = rule.props.get("EventPattern")
+    if isinstance(pattern, str):
+        try:
+            pattern = json.loads(pattern)
+        except ValueError:
+            return None
+    return pattern if isinstance(pattern, dict) else None
+
+
+def _is_job_state_change(pattern: dict[str, Any]) -> bool:
+    sources = mdl.as_list(pattern.get("source"))
+    if "aws.batch" not in sources:
+        return False
+    kinds = mdl.as_list(pattern.get("detail-type"))
+    return not kinds or _JOB_STATE_CHANGE in kinds
+
+
+class JobStatusField(CloudFormationLintRule):
+    id = "E9040"
+    shortdesc = "Batch event pattern filters detail.jobStatus"
+    description = (
+        "'Batch Job State Change' events carry the job state in detail.status; a "
+        "pattern on detail.jobStatus never matches."
+    )
+    source_url = _EVENTS
+    tags = ["resources", "events", "batch"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        m, out = mdl.model(cfn), mdl.Findings(cfn)
+        for rule in m.all_variants("AWS::Events::Rule"):
+            pattern = _pattern(m, rule)
+            if pattern is None or not _is_job_state_change(pattern):
+                continue
+            detail = pattern.get("detail")
+            if isinstance(detail, dict) and "jobStatus" in detail:
+                out.add(
+                    mdl.res_path(rule.logical_id, "EventPattern", "detail", "jobStatus"),
+                    "Filter on detail.status; Batch events have no detail.jobStatus",
+                )
+        return out.matches()
+
+
+@cache
+def _job_detail_shape() -> Any:
+    import botocore.session  # noqa: PLC0415 - only needed by this rule
+
+    return botocore.session.get_session().get_service_model("batch").shape_for("JobDetail")
+
+
+_TOKEN = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+|\*)\]|\['([^']+)'\]")
+
+
+def path_exists(path: str) -> bool | None:
+    """Does a JSONPath like ``$.detail.container.exitCode`` exist in the event?
+
+    None when the path cannot be parsed (left to cfn-lint).
+    """
+    if not path.startswith("$"):
+        return None
+    rest = path[1:]
+    tokens: list[str | None] = []
+    pos = 0
+    while pos < len(rest):
+        mt = _TOKEN.match(rest, pos)
+        if not mt:
+            return None
+        tokens.append(mt.group(1) or mt.group(3) if mt.group(2) is None else None)
+        pos = mt.end()
+    if not tokens:
+        return True
+    first = tokens[0]
+    if first not in _ENVELOPE:
+        return False
+    if first != "detail":
+        return True
+    shape = _job_detail_shape()
+    for tok in tokens[1:]:
+        kind = shape.type_name
+        if kind == "map":
+            shape = shape.value
+            continue
+        if tok is None:  # list index
+            if kind != "list":
+                return False
+            shape = shape.member
+            continue
+        if kind == "list":
+            shape = shape.member
+            kind = shape.type_name
+        if kind != "structure" or tok not in shape.members:
+            return False
+        shape = shape.members[tok]
+    return True
+
+
+class InputPathMissing(CloudFormationLintRule):
+    id = "E9041"
+    shortdesc = "InputPathsMap path not in the Batch job event"
+    description = (
+        "InputTransformer paths of a 'Batch Job State Change' rule must exist in the "
+        "event (envelope fields, or detail fields of Batch's JobDetail); a missing path "
+        "renders as an empty value."
+    )
+    source_url = _EVENTS
+    tags = ["resources", "events", "batch"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        m, out = mdl.model(cfn), mdl.Findings(cfn)
+        for rule in m.all_variants("AWS::Events::Rule"):
+            pattern = _pattern(m, rule)
+            if pattern is None or not _is_job_state_change(pattern):
+                continue
+            for i, target in enumerate(mdl.as_list(rule.props.get("Targets"))):
+                if not isinstance(target, dict):
+                    continue
+                xf = target.get("InputTransformer")
+                paths = xf.get("InputPathsMap") if isinstance(xf, dict) else None
+                if not isinstance(paths, dict):
+                    continue
+                for name, p in paths.items():
+                    if isinstance(p, str) and path_exists(p) is False:
+                        out.add(
+                            mdl.res_path(
+                                rule.logical_id,
+                                "Targets",
+                                i,
+                                "InputTransformer",
+                                "InputPathsMap",
+                                name,
+                            ),
+                            f"Path {p} does not exist in a Batch Job State Change event",
+                        )
+        return out.matches()
+
+
+def _topic_policy_allows_events(m: mdl.Model, topic_id: str) -> bool:
+    for pol in m.all_variants("AWS::SNS::TopicPolicy"):
+        if not any(m.target(t) == topic_id for t in mdl.as_list(pol.props.get("Topics"))):
+            continue
+        if _doc_allows(pol.props.get("PolicyDocument"), "sns:Publish"):
+            return True
+    for pol in m.all_variants("AWS::SNS::TopicInlinePolicy"):
+        if m.target(pol.props.get("TopicArn")) == topic_id and _doc_allows(
+            pol.props.get("PolicyDocument"), "sns:Publish"
+        ):
+            return True
+    return False
+
+
+def _doc_allows(doc: Any, *actions: str) -> bool:
+    for st in mdl.statements(doc):
+        if st.get("Effect") != "Allow" or not mdl.service_principal(st, "events.amazonaws.com"):
+            continue
+        if all(mdl.action_allows(st.get("Action"), a) for a in actions):
+            return True
+    return False
+
+
+def _sns_targets(m: mdl.Model) -> list[tuple[mdl.Variant, int, dict[str, Any], str]]:
+    out = []
+    for rule in m.all_variants("AWS::Events::Rule"):
+        for i, target in enumerate(mdl.as_list(rule.props.get("Targets"))):
+            if not isinstance(target, dict):
+                continue
+            topic = m.target(target.get("Arn"))
+            if topic and m.type_of(topic) == "AWS::SNS::Topic":
+                out.append((rule, i, target, topic))
+    return out
+
+
+class SnsTopicPolicyForEvents(CloudFormationLintRule):
+    id = "E9042"
+    shortdesc = "SNS target without a topic policy for EventBridge"
+    description = (
+        "EventBridge can publish to an SNS topic only when the topic policy allows "
+        "events.amazonaws.com sns:Publish (or the target has a RoleArn); otherwise "
+        "every delivery fails silently."
+    )
+    source_url = _SNS_PERMS
+    tags = ["resources", "events", "sns"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        m, out = mdl.model(cfn), mdl.Findings(cfn)
+        for rule, i, target, topic in _sns_targets(m):
+            if target.get("RoleArn") or _topic_policy_allows_events(m, topic):
+                continue
+            out.add(
+                mdl.res_path(rule.logical_id, "Targets", i, "Arn"),
+                f"Topic {topic} has no policy allowing events.amazonaws.com to sns:Publish",
+            )
+        return out.matches()
+
+
+class KmsTopicForEvents(CloudFormationLintRule):
+    id = "E9043"
+    shortdesc = "KMS-encrypted SNS target whose key does not admit EventBridge"
+    description = (
+        "For an encrypted topic, the KMS key policy must allow events.amazonaws.com "
+        "kms:GenerateDataKey* and kms:Decrypt. The AWS managed key alias/aws/sns cannot "
+        "be changed, so it cannot be used."
+    )
+    source_url = _SNS_PERMS
+    tags = ["resources", "events", "sns", "kms"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        m, out = mdl.model(cfn), mdl.Findings(cfn)
+        for rule, _, _, topic in _sns_targets(m):
+            for tv in m.linked_variants({"Ref": topic}, rule.scenario):
+                raw = tv.props.get("KmsMasterKeyId")
+                if raw is None:
+                    continue
+                path = mdl.res_path(topic, "KmsMasterKeyId")
+                if m.text(raw) == "alias/aws/sns":
+                    out.add(
+                        path, "alias/aws/sns cannot grant EventBridge; use a customer managed key"
+                    )
+                    continue
+                key = m.target(raw)
+                if key and m.type_of(key) == "AWS::KMS::Alias":
+                    aliases = m.linked_variants({"Ref": key}, tv.scenario)
+                    key = m.target(aliases[0].props.get("TargetKeyId")) if aliases else None
+                if not key or m.type_of(key) != "AWS::KMS::Key":
+                    continue
+                for kv in m.linked_variants({"Ref": key}, tv.scenario):
+                    doc = kv.props.get("KeyPolicy")
+                    if not _doc_allows(doc, "kms:GenerateDataKey", "kms:Decrypt"):
+                        out.add(
+                            path,
+                            f"Key {key} policy does not allow events.amazonaws.com "
+                            "kms:GenerateDataKey* and kms:Decrypt",
+                        )
+        return out.matches()
