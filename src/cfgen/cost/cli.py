@@ -29,6 +29,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        # --help: argparse has printed the help; let the entry point return.
+        if message:
+            raise UsageError(message.strip())
+        raise _HelpShown(status)
+
+
+class _HelpShown(Exception):  # noqa: N818 - control flow, not an error
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
 
 def _positive_int(field: str) -> type[int]:
     def parse(text: str) -> int:
@@ -52,7 +64,7 @@ def _number(text: str) -> float:
 
 
 def _load_profile(name: str) -> Profile:
-    from cfgen.config import ConfigError, load_profile  # noqa: PLC0415
+    from cfgen.config import ConfigError, load_profile
 
     try:
         return load_profile(name)
@@ -112,8 +124,8 @@ def _fargate_memory(profile: Profile, override: float | None) -> float:
 
 def cost_main(argv: list[str]) -> int:
     """Entry point of ``python -m cfgen cost``."""
-    from cfgen.cost import estimate as est  # noqa: PLC0415
-    from cfgen.cost.prices import PriceError, check_region  # noqa: PLC0415
+    from cfgen.cost import estimate as est
+    from cfgen.cost.prices import PriceError, check_region
 
     prog = "cfgen cost"
     try:
@@ -127,6 +139,8 @@ def cost_main(argv: list[str]) -> int:
             offline=args.offline,
             memory_gib_per_vcpu=_fargate_memory(profile, args.memory_gib_per_vcpu),
         )
+    except _HelpShown as shown:
+        return shown.status
     except (UsageError, PriceError) as exc:
         return _fail(prog, str(exc))
     print(est.format_estimate(result, profile.name))
@@ -137,7 +151,7 @@ def cost_main(argv: list[str]) -> int:
 
 
 def _simulate_parser() -> _Parser:
-    from cfgen.cost.simulate import BANDS, DISTRIBUTIONS  # noqa: PLC0415
+    from cfgen.cost.simulate import BANDS, DISTRIBUTIONS
 
     parser = _Parser(
         prog="cfgen simulate",
@@ -176,9 +190,9 @@ def _simulate_parser() -> _Parser:
 
 def simulate_main(argv: list[str]) -> int:
     """Entry point of ``python -m cfgen simulate``."""
-    from cfgen.cost import estimate as est  # noqa: PLC0415
-    from cfgen.cost import simulate as sim  # noqa: PLC0415
-    from cfgen.cost.prices import PriceError, check_region  # noqa: PLC0415
+    from cfgen.cost import estimate as est
+    from cfgen.cost import simulate as sim
+    from cfgen.cost.prices import PriceError, check_region
 
     prog = "cfgen simulate"
     try:
@@ -246,6 +260,8 @@ def simulate_main(argv: list[str]) -> int:
             )
             series = sim.sweep(small, strategies, env, rates, seed=args.seed)
             _write_chart(chart_path, rates, series, profile.name, small)
+    except _HelpShown as shown:
+        return shown.status
     except (UsageError, PriceError, sim.SimulationError) as exc:
         return _fail(prog, str(exc))
     print(
@@ -269,7 +285,7 @@ def _simulate_header(
     monthly: float,
     quote: Estimate,
 ) -> str:
-    from cfgen.cost import simulate as sim  # noqa: PLC0415
+    from cfgen.cost import simulate as sim
 
     dist = workload.distribution + (
         f" (cv {workload.cv:g})" if workload.distribution == "lognormal" else ""
@@ -314,7 +330,7 @@ def _write_chart(
     workload: Workload,
 ) -> None:
     """Render to a temporary file in the same folder, then rename: no partial PNG."""
-    from cfgen.cost import simulate as sim  # noqa: PLC0415
+    from cfgen.cost import simulate as sim
 
     title = (
         f"cfgen simulate: profile {profile_name}, {workload.jobs} jobs, "

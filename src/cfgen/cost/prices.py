@@ -202,25 +202,30 @@ def fetch_spot_prices(client: Any, types: list[str], *, now: datetime | None = N
     )
 
 
-def spot_prices(region: str, types: list[str], *, offline: bool = False) -> SpotQuote:
+def spot_prices(
+    region: str, types: list[str], *, offline: bool = False, client: Any = None
+) -> SpotQuote:
     """Live Spot prices when AWS credentials exist (and not ``offline``), else bundled.
 
-    Types the live answer lacks keep their bundled estimate, and the detail
-    line says so.
+    ``client`` (an EC2 client) skips the credential lookup; tests pass one
+    wrapped in botocore's Stubber. Types the live answer lacks keep their
+    bundled estimate, and the detail line says so; a failing live lookup falls
+    back to the bundled estimate and says why.
     """
     bundled = estimated_spot_prices(region, types)
     if offline:
         return bundled
+    import botocore.exceptions
+
+    if client is None:
+        import boto3
+
+        session = boto3.session.Session(region_name=region)
+        if session.get_credentials() is None:
+            return SpotQuote(bundled.prices, "bundled", f"{bundled.detail}; no AWS credentials")
+        client = session.client("ec2", region_name=region)
     try:
-        import boto3  # noqa: PLC0415 - slow import, only on the live path
-        import botocore.exceptions  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - boto3 is a dependency
-        return bundled
-    session = boto3.session.Session(region_name=region)
-    if session.get_credentials() is None:
-        return bundled
-    try:
-        live = fetch_spot_prices(session.client("ec2", region_name=region), types)
+        live = fetch_spot_prices(client, types)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return SpotQuote(

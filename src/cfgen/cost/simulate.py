@@ -192,7 +192,7 @@ def standard_strategies(checkpoint_minutes: float = 15.0) -> tuple[Strategy, ...
 
 
 def durations(workload: Workload, rng: np.random.Generator) -> NDArray[np.float64]:
-    import numpy as np  # noqa: PLC0415 - numpy only when simulating
+    import numpy as np
 
     n, mean = workload.jobs, workload.mean_hours
     if workload.distribution == "fixed" or (
@@ -215,7 +215,7 @@ def simulate(
 ) -> Result:
     """Run one strategy. ``work`` (hours per job) defaults to draws from ``workload``
     with ``seed``; pass the same array to compare strategies on the same jobs."""
-    import numpy as np  # noqa: PLC0415 - numpy only when simulating
+    import numpy as np
 
     workload.validate()
     env.validate()
@@ -316,7 +316,7 @@ def compare(
 ) -> list[Result]:
     """Every strategy on the same jobs (common random numbers), each with its own
     reproducible stream of interruptions."""
-    import numpy as np  # noqa: PLC0415 - numpy only when simulating
+    import numpy as np
 
     workload.validate()
     work = durations(workload, np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]))
