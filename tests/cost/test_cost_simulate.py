@@ -137,7 +137,9 @@ def test_grace_too_short_for_the_final_checkpoint_equals_no_notice() -> None:
 
 def test_fallback_moves_retries_to_on_demand() -> None:
     strategy = s.Strategy("fb", attempts=2, fallback=True)
-    r = s.simulate(FIXED, strategy, _env(0.3, shortfall=1.0), seed=2)
+    # Spot ceiling above the whole workload: no overflow, only shortfall retries.
+    env = _env(0.3, shortfall=1.0, spot_capacity_vcpus=FIXED.jobs)
+    r = s.simulate(FIXED, strategy, env, seed=2)
     assert r.completed == FIXED.jobs  # the On-Demand retry is never reclaimed
     assert r.on_demand_vcpu_hours == pytest.approx(2.0 * r.interruptions)
     assert r.cost == pytest.approx(SPOT * r.spot_vcpu_hours + OD * r.on_demand_vcpu_hours)
@@ -171,9 +173,23 @@ def test_compare_runs_every_strategy_on_the_same_jobs() -> None:
     work = s.Workload(jobs=10_000, mean_hours=2.0)
     results = s.compare(work, s.standard_strategies(), _env(0.0), seed=1)
     assert len({round(r.useful_vcpu_hours, 6) for r in results}) == 1
-    od_only, recipe, cfgen = results
+    od_only, recipe, _cfgen = results
     assert od_only.cost / recipe.cost == pytest.approx(OD / SPOT)
-    assert recipe.cost == pytest.approx(cfgen.cost)
+
+
+def test_backlog_overflows_to_the_fallback_ce() -> None:
+    """More work than the Spot ceiling: the queue keeps the fallback CE busy too,
+    so On-Demand runs od / (spot + od) of the work and both CEs share the makespan."""
+    work = s.Workload(jobs=100_000, mean_hours=1.0, distribution="fixed")
+    env = _env(0.0, spot_capacity_vcpus=240, on_demand_capacity_vcpus=16)
+    r = s.simulate(work, s.Strategy("fb", attempts=5, fallback=True), env, seed=1)
+    share = 16 / 256
+    assert r.on_demand_vcpu_hours / r.billed_vcpu_hours == pytest.approx(share, abs=0.003)
+    expected = work.jobs * ((1 - share) * SPOT + share * OD)
+    assert r.cost == pytest.approx(expected, rel=0.005)
+    assert r.makespan_hours == pytest.approx(work.jobs / 256)
+    no_backlog = s.simulate(replace(work, jobs=200), s.Strategy("fb", fallback=True), env)
+    assert no_backlog.on_demand_vcpu_hours == 0.0
 
 
 def test_cfgen_default_beats_the_recipe_under_heavy_interruptions() -> None:

@@ -13,6 +13,9 @@ in docs/cost.md. In short, per job and per attempt:
 - after a reclaim the Spot pool may have no capacity for the retry; with an
   On-Demand fallback CE the retry runs there (never interrupted), otherwise it
   waits for Spot capacity;
+- with a fallback CE and more work than the Spot CE's ceiling, the queue
+  overflows to the fallback while Spot is at MaxvCpus, so a share
+  od / (spot + od) of attempts runs On-Demand;
 - billing is per second for every attempt, including work that is lost.
 
 numpy is imported inside the functions that need it, so importing this module
@@ -239,8 +242,18 @@ def simulate(
     restart = env.restart_minutes / 60.0
     interval = strategy.checkpoint_minutes / 60.0
     final_save_possible = interval > 0 and env.checkpoint_write_seconds <= env.grace_seconds
+    vcpus = workload.vcpus_per_job
+    od_capacity = env.on_demand_capacity_vcpus if strategy.spot else env.spot_capacity_vcpus
+    # With a fallback CE in the queue, jobs overflow to it while the Spot CE is at
+    # its ceiling: with a backlog, the fallback runs at its own ceiling too, so
+    # each attempt lands there with probability od / (spot + od).
+    overflow = 0.0
+    if strategy.spot and strategy.fallback and n * vcpus > env.spot_capacity_vcpus:
+        overflow = od_capacity / (env.spot_capacity_vcpus + od_capacity)
     active = np.arange(n)
     for attempt in range(strategy.attempts):
+        if overflow > 0 and active.size:
+            on_demand[active[run_rng.random(active.size) < overflow]] = True
         if active.size == 0:
             break
         rem = remaining[active]
@@ -287,12 +300,17 @@ def simulate(
         else:
             wall[hit[short]] += env.spot_wait_hours
         active = hit
-    vcpus = workload.vcpus_per_job
     useful = float(work[done].sum()) * vcpus
     spot_vh, od_vh = spot_hours * vcpus, od_hours * vcpus
-    od_capacity = env.on_demand_capacity_vcpus if strategy.spot else env.spot_capacity_vcpus
     longest = float(wall.max()) if n else 0.0
-    makespan = max(spot_vh / env.spot_capacity_vcpus, od_vh / od_capacity, longest)
+    if not strategy.spot:
+        makespan = max(od_vh / od_capacity, longest)
+    elif strategy.fallback:
+        # The queue keeps both CEs busy while there is a backlog (fluid bound).
+        capacity = env.spot_capacity_vcpus + od_capacity
+        makespan = max((spot_vh + od_vh) / capacity, longest)
+    else:
+        makespan = max(spot_vh / env.spot_capacity_vcpus, longest)
     cost = spot_vh * env.spot_price_per_vcpu_hour + od_vh * env.on_demand_price_per_vcpu_hour
     return Result(
         name=strategy.name,
