@@ -98,6 +98,7 @@ def test_simulate_is_reproducible(capsys: pytest.CaptureFixture[str]) -> None:
         (["--notice-rate", "2"], ("--notice-rate",)),
         (["--vcpus-per-job", "0"], ("--vcpus-per-job",)),
         (["--vcpus-per-job", "999"], ("--vcpus-per-job", "999")),
+        (["--band-hours", "0"], ("--band-hours",)),
         (["--chart", "out.svg"], ("--chart", ".png")),
         (["--chart", "/nonexistent-dir/x.png"], ("--chart", "does not exist")),
     ],

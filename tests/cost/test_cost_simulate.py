@@ -57,6 +57,13 @@ def test_bad_band_is_a_one_line_error(bad: str) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_band_hours_scale_the_hazard() -> None:
+    assert s.hazard_per_hour(0.25, 24) == pytest.approx(
+        s.hazard_per_hour(0.25) * s.HOURS_PER_MONTH / 24
+    )
+    assert 1 - math.exp(-s.hazard_per_hour(0.1, 24) * 24) == pytest.approx(0.1)
+
+
 def test_hazard_rejects_certain_interruption() -> None:
     with pytest.raises(s.SimulationError):
         s.hazard_per_hour(1.0)

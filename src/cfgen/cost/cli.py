@@ -174,6 +174,12 @@ def _simulate_parser() -> _Parser:
         default=">20%",
         help=f"Spot Instance Advisor band ({', '.join(BANDS)}) or a monthly %% (default >20%%)",
     )
+    add(
+        "--band-hours",
+        type=_number,
+        default=730.0,
+        help="running hours a band's probability refers to (default 730, a month)",
+    )
     add("--checkpoint-minutes", type=_number, default=15.0, help="cfgen's interval (default 15)")
     add("--grace-seconds", type=_number, help="SIGTERM to SIGKILL (default: the profile's, 110)")
     add("--checkpoint-write-seconds", type=_number, default=30.0, help="default 30")
@@ -209,6 +215,7 @@ def simulate_main(argv: list[str]) -> int:
         if chart_path is not None:
             sim.pyplot()  # fail before simulating when matplotlib is missing
         monthly = sim.parse_band(args.interruption)
+        sim.hazard_per_hour(monthly, args.band_hours)  # validates --band-hours
         check_region(args.region)
         profile = _load_profile(args.profile)
         job = getattr(profile, "job", None)
@@ -235,7 +242,7 @@ def simulate_main(argv: list[str]) -> int:
             vcpus_per_job=vcpus,
         )
         env = sim.Environment(
-            hazard_per_hour=sim.hazard_per_hour(monthly),
+            hazard_per_hour=sim.hazard_per_hour(monthly, args.band_hours),
             spot_price_per_vcpu_hour=quote.spot_per_vcpu,
             on_demand_price_per_vcpu_hour=quote.fallback_per_vcpu,
             spot_capacity_vcpus=scale,
@@ -258,7 +265,9 @@ def simulate_main(argv: list[str]) -> int:
                 cv=workload.cv,
                 vcpus_per_job=vcpus,
             )
-            series = sim.sweep(small, strategies, env, rates, seed=args.seed)
+            series = sim.sweep(
+                small, strategies, env, rates, seed=args.seed, band_hours=args.band_hours
+            )
             _write_chart(chart_path, rates, series, profile.name, small)
     except _HelpShown as shown:
         return shown.status
@@ -285,7 +294,6 @@ def _simulate_header(
     monthly: float,
     quote: Estimate,
 ) -> str:
-    from cfgen.cost import simulate as sim
 
     dist = workload.distribution + (
         f" (cv {workload.cv:g})" if workload.distribution == "lognormal" else ""
@@ -295,7 +303,7 @@ def _simulate_header(
             f"Workload: {workload.jobs} jobs x {workload.vcpus_per_job} vCPU, "
             f"{dist} duration, mean {workload.mean_hours:g} h; seed {args.seed}",
             f"Spot interruptions: {args.interruption} per month -> p = {100 * monthly:g}% "
-            f"-> hazard {env.hazard_per_hour:.3e}/h (= -ln(1-p)/{sim.HOURS_PER_MONTH:g} h)",
+            f"-> hazard {env.hazard_per_hour:.3e}/h (= -ln(1-p)/{args.band_hours:g} h)",
             f"Prices ({profile_name}, {quote.region}, bundled): Spot "
             f"{env.spot_price_per_vcpu_hour:.5f} $/vCPU-h blended, On-Demand "
             f"{env.on_demand_price_per_vcpu_hour:.5f} $/vCPU-h",

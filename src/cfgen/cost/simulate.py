@@ -53,18 +53,23 @@ class SimulationError(ValueError):
     """Bad simulation input (one-line message naming the field, value and rule)."""
 
 
-def hazard_per_hour(monthly_probability: float) -> float:
-    """Per-hour interruption hazard from a monthly interruption probability.
+def hazard_per_hour(monthly_probability: float, band_hours: float = HOURS_PER_MONTH) -> float:
+    """Per-hour interruption hazard from an interruption probability.
 
-    Reading a band as "an instance running for a whole month (730 h) is
-    interrupted with probability p" and interruptions as a Poisson process,
-    ``1 - exp(-lambda * 730) = p``, hence ``lambda = -ln(1 - p) / 730``.
+    Reading a band as "an instance running for ``band_hours`` (default: a whole
+    month, 730 h) is interrupted with probability p" and interruptions as a
+    Poisson process, ``1 - exp(-lambda * band_hours) = p``, hence
+    ``lambda = -ln(1 - p) / band_hours``. A shorter ``band_hours`` reads the band
+    as the share of instances reclaimed within a typical instance lifetime,
+    which gives a proportionally higher hazard (docs/cost.md).
     """
     if not 0.0 <= monthly_probability < 1.0:
         raise SimulationError(
             f"interruption rate: {monthly_probability!r} must be a monthly probability in [0, 1)"
         )
-    return -math.log1p(-monthly_probability) / HOURS_PER_MONTH
+    if not band_hours > 0:
+        raise SimulationError(f"--band-hours: {band_hours!r} must be above 0")
+    return -math.log1p(-monthly_probability) / band_hours
 
 
 def parse_band(text: str) -> float:
@@ -350,11 +355,12 @@ def sweep(
     monthly_rates: list[float],
     *,
     seed: int = 0,
+    band_hours: float = HOURS_PER_MONTH,
 ) -> dict[str, list[Result]]:
     """Results per strategy for each monthly interruption rate (for the chart)."""
     out: dict[str, list[Result]] = {s.name: [] for s in strategies}
     for rate in monthly_rates:
-        rated = replace(env, hazard_per_hour=hazard_per_hour(rate))
+        rated = replace(env, hazard_per_hour=hazard_per_hour(rate, band_hours))
         for result in compare(workload, strategies, rated, seed=seed):
             out[result.name].append(result)
     return out
