@@ -276,9 +276,9 @@ def written_path(template: Any, path: Path) -> Path:
     for step in path:
         if isinstance(node, dict) and "Fn::If" in node and len(node) == 1:
             break
-        if isinstance(node, dict) and isinstance(step, str) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        in_dict = isinstance(node, dict) and isinstance(step, str) and step in node
+        in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if in_dict or in_list:
             node = node[step]
         else:
             break

@@ -20,7 +20,7 @@ def cfn_lint_args(argv: Sequence[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """Run cfn-lint with cfgen's rules on ``argv``; return cfn-lint's exit code."""
-    from cfnlint.runner.cli import main as cfn_lint_main  # noqa: PLC0415 - heavy import
+    from cfnlint.runner.cli import main as cfn_lint_main
 
     saved = sys.argv
     sys.argv = ["cfn-lint", *cfn_lint_args(argv)]

@@ -86,6 +86,7 @@ __all__ = [
     "SpotReclaimNotRetried",
     "SpotStrategyNeedsSpot",
     "TimeoutTooShort",
+    "TooManyComputeEnvironments",
     "VcpuOrdering",
     "VcpusMemoryWithRequirements",
 ]

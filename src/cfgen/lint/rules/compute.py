@@ -1,8 +1,10 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
 """Rules for ``AWS::Batch::ComputeEnvironment`` (E9001-E9012, W9003/W9005/W9009)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -41,7 +43,7 @@ class SpotStrategyNeedsSpot(CloudFormationLintRule):
         "when ComputeResources.Type is SPOT; creation fails otherwise."
     )
     source_url = _ALLOCATION
-    tags = ["resources", "batch", "spot"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -61,7 +63,7 @@ class BidPercentageOnlySpot(CloudFormationLintRule):
     shortdesc = "BidPercentage only with SPOT, between 1 and 100"
     description = "BidPercentage applies to SPOT compute resources only and must be 1-100."
     source_url = _API_CR
-    tags = ["resources", "batch", "spot"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -86,7 +88,7 @@ class BidPercentageCap(CloudFormationLintRule):
         "literal value is reported; a parameter is reported when its Default is below 100."
     )
     source_url = _ALLOCATION
-    tags = ["resources", "batch", "spot", "cost"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot", "cost"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -117,7 +119,7 @@ class SpotFleetRoleNeeded(CloudFormationLintRule):
         "means BEST_FIT) needs SpotIamFleetRole."
     )
     source_url = _FLEET_ROLE
-    tags = ["resources", "batch", "spot", "iam"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot", "iam"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -142,7 +144,7 @@ class SpotFleetRoleUnneeded(CloudFormationLintRule):
         "elsewhere it is an unneeded IAM role (and a create-only property)."
     )
     source_url = _FLEET_ROLE
-    tags = ["resources", "batch", "spot", "iam"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot", "iam"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -183,7 +185,7 @@ class FargateForbiddenProperties(CloudFormationLintRule):
         _FARGATE_FORBIDDEN
     )
     source_url = _FARGATE
-    tags = ["resources", "batch", "fargate"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "fargate"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -215,7 +217,7 @@ class SecurityGroupRequired(CloudFormationLintRule):
         "list that can resolve empty is reported with the conditions that empty it."
     )
     source_url = _API_CR
-    tags = ["resources", "batch", "network"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "network"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -267,7 +269,7 @@ class VcpuOrdering(CloudFormationLintRule):
         "MinvCpus must not exceed DesiredvCpus, and DesiredvCpus must not exceed MaxvCpus."
     )
     source_url = _API_CR
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -294,7 +296,7 @@ class DesiredvCpusSet(CloudFormationLintRule):
         "update that lowers it below the current value fails."
     )
     source_url = _API_CR
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -341,7 +343,7 @@ class EndOfSupportImage(CloudFormationLintRule):
         "when its Default or any AllowedValues entry is one of them."
     )
     source_url = _EC2_CONF
-    tags = ["resources", "batch", "ami"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "ami"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -367,7 +369,7 @@ class Al2023WithA1(CloudFormationLintRule):
     shortdesc = "Amazon Linux 2023 ECS AMI with A1 instances"
     description = "The Amazon Linux 2023 ECS AMIs do not support A1 instance types."
     source_url = _EC2_CONF
-    tags = ["resources", "batch", "ami", "arm64"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "ami", "arm64"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -412,7 +414,7 @@ class MixedArchitectureInCe(CloudFormationLintRule):
         "match the image. Architecture is derived from cfn-lint's EC2 instance-type data."
     )
     source_url = _CE_PARAMS
-    tags = ["resources", "batch", "arm64"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "arm64"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
 """Rules for EventBridge rules on Batch events and their SNS targets (E9040-E9043)."""
 
 from __future__ import annotations
@@ -5,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -49,7 +51,7 @@ class JobStatusField(CloudFormationLintRule):
         "pattern on detail.jobStatus never matches."
     )
     source_url = _EVENTS
-    tags = ["resources", "events", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "events", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -68,7 +70,7 @@ class JobStatusField(CloudFormationLintRule):
 
 @cache
 def _job_detail_shape() -> Any:
-    import botocore.session  # noqa: PLC0415 - only needed by this rule
+    import botocore.session
 
     return botocore.session.get_session().get_service_model("batch").shape_for("JobDetail")
 
@@ -128,7 +130,7 @@ class InputPathMissing(CloudFormationLintRule):
         "renders as an empty value."
     )
     source_url = _EVENTS
-    tags = ["resources", "events", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "events", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -203,7 +205,7 @@ class SnsTopicPolicyForEvents(CloudFormationLintRule):
         "every delivery fails silently."
     )
     source_url = _SNS_PERMS
-    tags = ["resources", "events", "sns"]
+    tags: ClassVar[list[str]] = ["resources", "events", "sns"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -226,7 +228,7 @@ class KmsTopicForEvents(CloudFormationLintRule):
         "be changed, so it cannot be used."
     )
     source_url = _SNS_PERMS
-    tags = ["resources", "events", "sns", "kms"]
+    tags: ClassVar[list[str]] = ["resources", "events", "sns", "kms"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)

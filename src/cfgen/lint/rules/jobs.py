@@ -1,9 +1,11 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
 """Rules for ``AWS::Batch::JobDefinition`` (W9030-W9038, E9031-E9037)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -48,7 +50,7 @@ class DeprecatedVcpusMemory(CloudFormationLintRule):
     shortdesc = "Deprecated Vcpus/Memory in container properties"
     description = "Vcpus and Memory are deprecated; use ResourceRequirements (VCPU, MEMORY)."
     source_url = _CONTAINER_API
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -70,7 +72,7 @@ class VcpusMemoryWithRequirements(CloudFormationLintRule):
         "A container sets Vcpus/Memory and ResourceRequirements at once; Batch rejects it."
     )
     source_url = _CONTAINER_API
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -93,7 +95,7 @@ class FargateJobDefinition(CloudFormationLintRule):
         "ResourceRequirements (VCPU and MEMORY)."
     )
     source_url = _FARGATE_JD
-    tags = ["resources", "batch", "fargate"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "fargate"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -117,7 +119,7 @@ class RetryStrategyLimits(CloudFormationLintRule):
         "RetryStrategy.Attempts must be 1-10 and EvaluateOnExit may hold at most 5 entries."
     )
     source_url = _RETRY_API
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -149,7 +151,7 @@ class RetryCatchAll(CloudFormationLintRule):
         "entry matches are retried, so permanent errors burn every attempt."
     )
     source_url = _RETRIES
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -171,7 +173,7 @@ class TimeoutTooShort(CloudFormationLintRule):
     shortdesc = "Job timeout below 60 seconds"
     description = "Timeout.AttemptDurationSeconds must be at least 60."
     source_url = _TIMEOUT_API
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -207,7 +209,7 @@ class SpotReclaimNotRetried(CloudFormationLintRule):
         "was reclaimed), with Attempts > 1."
     )
     source_url = _RETRIES
-    tags = ["resources", "batch", "spot"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -235,7 +237,7 @@ class MultinodeOnSpotOnly(CloudFormationLintRule):
         "template's queues must reach an EC2 (On-Demand) compute environment."
     )
     source_url = _MNP
-    tags = ["resources", "batch", "spot"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -303,7 +305,7 @@ class JobRoleWithExecutionPermissions(CloudFormationLintRule):
         "or ECR pull permissions (or the same role as ExecutionRoleArn) conflates the two."
     )
     source_url = _EXEC_ROLE
-    tags = ["resources", "batch", "iam"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "iam"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)

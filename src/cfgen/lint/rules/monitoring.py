@@ -1,10 +1,12 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
 """Rules for alarms, log groups, launch templates and update safety (E9050-W9081)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
@@ -50,7 +52,7 @@ class BatchMetric(CloudFormationLintRule):
         "configured with -x E9050:metric_names=... (the documented table)."
     )
     source_url = _BATCH_METRICS
-    tags = ["resources", "cloudwatch", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "cloudwatch", "batch"]
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,10 +74,8 @@ class BatchMetric(CloudFormationLintRule):
                 dim_names = [
                     m.text(d.get("Name")) for d in mdl.as_list(dims) if isinstance(d, dict)
                 ]
-                if (
-                    any(mdl.is_unknown(n) for n in dim_names)
-                    or dims is not None
-                    and not isinstance(dims, list)
+                if any(mdl.is_unknown(n) for n in dim_names) or (
+                    dims is not None and not isinstance(dims, list)
                 ):
                     continue
                 if dim_names != ["JobQueueName"]:
@@ -98,7 +98,7 @@ class Ec2SpotTerminationMetric(CloudFormationLintRule):
         "notices, not as an AWS/EC2 CloudWatch metric; such an alarm never fires."
     )
     source_url = _SPOT_NOTICE
-    tags = ["resources", "cloudwatch", "spot"]
+    tags: ClassVar[list[str]] = ["resources", "cloudwatch", "spot"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -133,7 +133,7 @@ class LaunchTemplateImds(CloudFormationLintRule):
         "MetadataOptions.HttpTokens: required so containers cannot use IMDSv1."
     )
     source_url = _LAUNCH_TEMPLATES
-    tags = ["resources", "batch", "security"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "security"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -155,9 +155,12 @@ class LaunchTemplateImds(CloudFormationLintRule):
 class LaunchTemplateEncryption(CloudFormationLintRule):
     id = "W9061"
     shortdesc = "Compute environment launch template with unencrypted EBS"
-    description = "Block device mappings of a compute environment's launch template should set Ebs.Encrypted: true."
+    description = (
+        "Block device mappings of a compute environment's launch template should set "
+        "Ebs.Encrypted: true."
+    )
     source_url = _LAUNCH_TEMPLATES
-    tags = ["resources", "batch", "security"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "security"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -190,7 +193,7 @@ class DefaultBatchLogGroup(CloudFormationLintRule):
         "logs with the stack. Use a stack-specific group and awslogs-group."
     )
     source_url = _AWSLOGS
-    tags = ["resources", "logs", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "logs", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -232,7 +235,7 @@ class CustomNameWithReplacement(CloudFormationLintRule):
         "resource schema) that an update could change."
     )
     source_url = _UPDATES
-    tags = ["resources", "batch", "updates"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "updates"]
 
     _NAMES = ((mdl.BATCH_CE, "ComputeEnvironmentName"), (mdl.BATCH_JQ, "JobQueueName"))
 
@@ -262,7 +265,7 @@ class CustomServiceRole(CloudFormationLintRule):
         "a custom role turns those updates into replacements."
     )
     source_url = _SLR
-    tags = ["resources", "batch", "iam", "updates"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "iam", "updates"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)

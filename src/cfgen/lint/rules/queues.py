@@ -1,8 +1,10 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
 """Rules for ``AWS::Batch::JobQueue`` (E9013, E9020-E9022)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
@@ -23,7 +25,7 @@ class MixedArchitectureInQueue(CloudFormationLintRule):
         "and another x86_64, the image matches only one of them."
     )
     source_url = "https://docs.aws.amazon.com/batch/latest/userguide/job_queue_parameters.html"
-    tags = ["resources", "batch", "arm64"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "arm64"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -49,7 +51,7 @@ class TooManyComputeEnvironments(CloudFormationLintRule):
     shortdesc = "Job queue with more than 3 compute environments"
     description = "A job queue can be associated with at most three compute environments."
     source_url = _JQ_API
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -68,7 +70,7 @@ class DuplicateOrder(CloudFormationLintRule):
     shortdesc = "Duplicate Order in ComputeEnvironmentOrder"
     description = "Each compute environment of a queue needs a distinct Order."
     source_url = _ORDER_API
-    tags = ["resources", "batch"]
+    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
@@ -95,7 +97,7 @@ class MixedPlatformQueue(CloudFormationLintRule):
         "A job queue's compute environments must all be EC2/SPOT or all FARGATE/FARGATE_SPOT."
     )
     source_url = _JQ_API
-    tags = ["resources", "batch", "fargate"]
+    tags: ClassVar[list[str]] = ["resources", "batch", "fargate"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
