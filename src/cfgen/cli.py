@@ -138,7 +138,10 @@ def write_atomic(path: Path, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise UsageError(f"output={str(path)!r}: cannot write: {err.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -1,0 +1,59 @@
+"""The logical-ID contract: renaming one replaces that resource in every user's stack.
+
+If this fails because you renamed or removed a resource on purpose, say so in the
+changelog (it is a breaking change for deployed stacks) and update the set here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_RESOURCES = {
+    "ComputeSecurityGroup": "AWS::EC2::SecurityGroup",
+    "ComputeLaunchTemplate": "AWS::EC2::LaunchTemplate",
+    "DataBucket": "AWS::S3::Bucket",
+    "DataBucketPolicy": "AWS::S3::BucketPolicy",
+    "Repository": "AWS::ECR::Repository",
+    "LogGroup": "AWS::Logs::LogGroup",
+    "InstanceRole": "AWS::IAM::Role",
+    "InstanceProfile": "AWS::IAM::InstanceProfile",
+    "JobRole": "AWS::IAM::Role",
+    "ExecutionRole": "AWS::IAM::Role",
+    "SpotComputeEnvironment": "AWS::Batch::ComputeEnvironment",
+    "OnDemandComputeEnvironment": "AWS::Batch::ComputeEnvironment",
+    "JobQueue": "AWS::Batch::JobQueue",
+    "WorkerJobDefinition": "AWS::Batch::JobDefinition",
+    "AlertTopic": "AWS::SNS::Topic",
+    "AlertTopicPolicy": "AWS::SNS::TopicPolicy",
+    "AlertEmailSubscription": "AWS::SNS::Subscription",
+    "JobFailedRule": "AWS::Events::Rule",
+}
+
+DEFAULT_OUTPUTS = {
+    "JobQueueArn",
+    "JobDefinitionArn",
+    "DataBucketName",
+    "RepositoryUri",
+    "RepositoryName",
+    "LogGroupName",
+    "AlertTopicArn",
+    "JobRoleArn",
+    "SpotComputeEnvironmentArn",
+    "OnDemandComputeEnvironmentArn",
+}
+
+
+def test_default_logical_ids_are_pinned(default_data: dict[str, Any]) -> None:
+    actual = {k: v["Type"] for k, v in default_data["Resources"].items()}
+    # Optional resources added later (budget, alarms) carry a Condition; the
+    # unconditional core must stay exactly this set.
+    extra = {k for k in actual if k not in DEFAULT_RESOURCES}
+    for logical_id in extra:
+        assert "Condition" in default_data["Resources"][logical_id], (
+            f"new unconditional resource {logical_id}: add it to DEFAULT_RESOURCES"
+        )
+    assert {k: actual[k] for k in DEFAULT_RESOURCES if k in actual} == DEFAULT_RESOURCES
+
+
+def test_default_outputs_are_pinned(default_data: dict[str, Any]) -> None:
+    assert set(default_data["Outputs"]) >= DEFAULT_OUTPUTS
