@@ -10,12 +10,12 @@ rest of cfgen trusts the :class:`Profile`.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
@@ -115,8 +115,16 @@ _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 
 def templates_dir() -> Path:
-    """The folder holding defaults.toml and the profiles (``templates/``)."""
-    return Path(str(resources.files("cfgen.templates")))
+    """The folder holding defaults.toml and the profiles (``templates/``).
+
+    It is the package ``cfgen.templates`` (mapped to the repository's
+    templates/ folder), found without importing importlib.resources, which
+    costs more than the lookup itself.
+    """
+    spec = importlib.util.find_spec("cfgen.templates")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover
+        raise ConfigError("templates: the cfgen.templates package is missing (broken install)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def list_profiles() -> list[str]:

@@ -6,7 +6,10 @@ output is deterministic: the same profile renders byte-identical text.
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
+import types
 from typing import Any
 
 import yaml
@@ -71,8 +74,30 @@ def _ordered(data: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
     return known | {k: v for k, v in data.items() if k not in known}
 
 
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module until one of its attributes is used."""
+
+    def __getattr__(self, name: str) -> Any:
+        sys.modules.pop(self.__name__, None)
+        real = importlib.import_module(self.__name__)
+        return getattr(real, name)
+
+
+def _defer_cfn_flip() -> None:
+    """Load cfn_flip only if something uses it.
+
+    troposphere imports cfn_flip at import time for ``Template.to_yaml``, which
+    cfgen never calls (it dumps with libyaml); cfn_flip pulls in logging and a
+    YAML dumper of its own, a third of troposphere's import time. A stand-in
+    module keeps that cost off every render; any use of it loads the real one.
+    """
+    if "cfn_flip" not in sys.modules and "troposphere" not in sys.modules:
+        sys.modules["cfn_flip"] = _DeferredModule("cfn_flip")
+
+
 def to_data(profile: Profile) -> dict[str, Any]:
     """The template as plain data, sections in reading order."""
+    _defer_cfn_flip()
     from cfgen.template import build_template
 
     data = _ordered(build_template(profile).to_dict(), _SECTION_ORDER)
