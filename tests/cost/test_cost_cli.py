@@ -126,3 +126,39 @@ def test_chart_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [f.name for f in tmp_path.iterdir()] == ["chart.png"]
     assert "chart written to" in capsys.readouterr().out
+
+
+def _profile(tmp_path: Path, name: str, compute: str) -> str:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'description = "{name} test"\n[compute]\n{compute}\n')
+    return str(path)
+
+
+def test_cost_fargate_profile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    profile = _profile(tmp_path, "fg", 'platform = "FARGATE"')
+    assert cost_main(["--profile", profile, "--offline", "--max-vcpus", "10"]) == 0
+    out = capsys.readouterr().out
+    # 10 vCPUs x (0.04048 + 2 GB x 0.004445) = 0.49370 $/h On-Demand.
+    assert "Fargate 0.49 $/h" in out
+    assert "Fargate Spot 0.16 $/h" in out
+    assert "Fargate fallback CE" in out
+
+
+def test_simulate_fargate_profile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    profile = _profile(tmp_path, "fg", 'platform = "FARGATE"')
+    assert simulate_main([*SMALL, "--profile", profile]) == 0
+    assert "Spot 0.01627 $/vCPU-h" in capsys.readouterr().out
+
+
+def test_cost_arm64_profile_with_families(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = _profile(
+        tmp_path,
+        "arm",
+        'architecture = "arm64"\ninstance_types = ["c7g", "m7g.large", "r7g.xlarge"]',
+    )
+    assert cost_main(["--profile", profile, "--offline", "--region", "eu-west-1"]) == 0
+    out = capsys.readouterr().out
+    assert "c7g.16xlarge" in out
+    assert "on c7g.large" in out

@@ -108,3 +108,15 @@ def test_eu_west_1_is_dearer_than_us_east_1() -> None:
     us = e.estimate_ec2(compute, "us-east-1", offline=True)
     eu = e.estimate_ec2(replace(compute), "eu-west-1", offline=True)
     assert eu.on_demand_hourly > us.on_demand_hourly
+
+
+def test_rounding_does_not_split_a_family() -> None:
+    weights = e.blend_weights("SPOT_PRICE_CAPACITY_OPTIMIZED", [0.0164, 0.016375, 0.0182, 0.024])
+    assert weights == [0.5, 0.5, 0.0, 0.0]
+
+
+def test_fallback_prefers_the_smallest_of_equally_priced_sizes() -> None:
+    compute = StandInCompute(instance_types=("c7g.4xlarge", "c7g.large", "c7g.xlarge"))
+    est = e.estimate_ec2(compute, "eu-west-1", offline=True)
+    assert est.fallback is not None
+    assert est.fallback.instance_type == "c7g.large"

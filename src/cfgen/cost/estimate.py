@@ -108,6 +108,11 @@ class Estimate:
         return self.fallback.hourly / self.fallback.max_vcpus
 
 
+# Prices per vCPU within 0.1% count as equal: the tables round prices, so the
+# sizes of one family differ in the last digit.
+ALIKE = 1e-3
+
+
 def blend_weights(strategy: str, spot_per_vcpu: list[float]) -> list[float]:
     """Capacity share per type (same order) for an allocation strategy."""
     n = len(spot_per_vcpu)
@@ -120,7 +125,7 @@ def blend_weights(strategy: str, spot_per_vcpu: list[float]) -> list[float]:
         # family) are included too.
         keep = math.ceil(n / 2) if strategy == "SPOT_PRICE_CAPACITY_OPTIMIZED" else 1
         cutoff = spot_per_vcpu[order[keep - 1]]
-        chosen = [i for i in order if spot_per_vcpu[i] <= cutoff * (1 + 1e-9)]
+        chosen = [i for i in order if spot_per_vcpu[i] <= cutoff * (1 + ALIKE)]
     weights = [0.0] * n
     for i in chosen:
         weights[i] = 1.0 / len(chosen)
@@ -151,7 +156,11 @@ def estimate_ec2(
     od_hourly = scale * sum(line.weight * line.on_demand_per_vcpu for line in lines)
     fallback = None
     if compute.on_demand_fallback and compute.on_demand_max_vcpus > 0:
-        cheapest = min(lines, key=lambda line: (line.on_demand_per_vcpu, line.instance_type))
+        low = min(line.on_demand_per_vcpu for line in lines)
+        cheapest = min(
+            (line for line in lines if line.on_demand_per_vcpu <= low * (1 + ALIKE)),
+            key=lambda line: (line.vcpus, line.instance_type),
+        )
         fallback = Fallback(
             compute.on_demand_max_vcpus,
             cheapest.instance_type,
