@@ -247,3 +247,14 @@ def test_importing_the_simulator_does_not_import_numpy() -> None:
         "assert 'boto3' not in sys.modules, 'boto3 imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rendering_a_template_does_not_import_numpy() -> None:
+    code = (
+        "import sys\n"
+        "from cfgen.config import load_profile\n"
+        "from cfgen.render import render\n"
+        "assert render(load_profile('default'))\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported by rendering'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
