@@ -268,7 +268,7 @@ def simulate_main(argv: list[str]) -> int:
             series = sim.sweep(
                 small, strategies, env, rates, seed=args.seed, band_hours=args.band_hours
             )
-            _write_chart(chart_path, rates, series, profile.name, small)
+            _write_chart(chart_path, rates, series, profile.name, small, band_hours=args.band_hours)
     except _HelpShown as shown:
         return shown.status
     except (UsageError, PriceError, sim.SimulationError) as exc:
@@ -336,6 +336,8 @@ def _write_chart(
     series: dict[str, list[Result]],
     profile_name: str,
     workload: Workload,
+    *,
+    band_hours: float,
 ) -> None:
     """Render to a temporary file in the same folder, then rename: no partial PNG."""
     from cfgen.cost import simulate as sim
@@ -347,7 +349,7 @@ def _write_chart(
     fd, tmp = tempfile.mkstemp(prefix=".cfgen-chart-", suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        sim.chart(tmp, rates, series, title=title)
+        sim.chart(tmp, rates, series, title=title, band_hours=band_hours)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -400,6 +400,7 @@ def chart(
     series: dict[str, list[Result]],
     *,
     title: str,
+    band_hours: float = HOURS_PER_MONTH,
 ) -> None:
     """Write a PNG of cost and completion against the monthly interruption rate."""
     plt = pyplot()
@@ -409,9 +410,11 @@ def chart(
     for name, results in series.items():
         ax_cost.plot(xs, [r.cost for r in results], marker="o", label=name)
         ax_done.plot(xs, [r.completed_percent for r in results], marker="o", label=name)
-    ax_cost.set_xlabel("Spot interruptions per month (%)")
+    period = "month" if band_hours == HOURS_PER_MONTH else f"{band_hours:g} h running"
+    xlabel = f"Spot interruption rate (% per {period})"
+    ax_cost.set_xlabel(xlabel)
     ax_cost.set_ylabel("expected cost (USD)")
-    ax_done.set_xlabel("Spot interruptions per month (%)")
+    ax_done.set_xlabel(xlabel)
     ax_done.set_ylabel("jobs completed (%)")
     ax_done.legend(fontsize=7, loc="lower left")
     fig.suptitle(title, fontsize=9)
