@@ -16,9 +16,21 @@ from typing import Any
 import pytest
 
 from cfgen import docs
-from cfgen.config import Profile
+from cfgen.config import Profile, list_profiles, load_profile
+from cfgen.render import to_data
 
 FIX = "python -m cfgen docs --update-readme"
+PROFILES = list_profiles()
+_DATA: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture(params=PROFILES)
+def any_data(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Every profile in templates/, rendered once (read-only)."""
+    name: str = request.param
+    if name not in _DATA:
+        _DATA[name] = to_data(load_profile(name))
+    return _DATA[name]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -70,12 +82,12 @@ def console_order(data: dict[str, Any]) -> list[str]:
 
 
 def test_parameters_table_lists_exactly_the_parameters_in_console_order(
-    default_data: dict[str, Any],
+    any_data: dict[str, Any],
 ) -> None:
-    rows = table_rows(docs.parameters_markdown(default_data))
+    rows = table_rows(docs.parameters_markdown(any_data))
     names = [code(row[1]) for row in rows]
-    assert sorted(names) == sorted(default_data["Parameters"])
-    assert names == console_order(default_data)
+    assert sorted(names) == sorted(any_data["Parameters"])
+    assert names == console_order(any_data)
 
 
 def test_parameters_table_cells_come_from_the_template(default_data: dict[str, Any]) -> None:
@@ -142,12 +154,12 @@ def test_code_spans_survive_backticks() -> None:
 # --------------------------------------------------------------------------- outputs
 
 
-def test_outputs_table_lists_exactly_the_outputs(default_data: dict[str, Any]) -> None:
-    rows = table_rows(docs.outputs_markdown(default_data))
-    assert [code(r[0]) for r in rows] == list(default_data["Outputs"])
+def test_outputs_table_lists_exactly_the_outputs(any_data: dict[str, Any]) -> None:
+    rows = table_rows(docs.outputs_markdown(any_data))
+    assert [code(r[0]) for r in rows] == list(any_data["Outputs"])
     for row in rows:
         name = code(row[0])
-        spec = default_data["Outputs"][name]
+        spec = any_data["Outputs"][name]
         assert code(row[2]) == spec["Export"]["Name"]["Fn::Sub"]
         assert code(row[2]) == f"${{AWS::StackName}}-{name}"
         assert row[4] == docs.md_text(spec["Description"])
@@ -155,7 +167,10 @@ def test_outputs_table_lists_exactly_the_outputs(default_data: dict[str, Any]) -
             assert row[3].startswith(f"`{spec['Condition']}`")
         else:
             assert row[3] == docs.DASH
-    by_name = {code(r[0]): r for r in rows}
+
+
+def test_outputs_table_default_profile(default_data: dict[str, Any]) -> None:
+    by_name = {code(r[0]): r for r in table_rows(docs.outputs_markdown(default_data))}
     assert by_name["OnDemandComputeEnvironmentArn"][3] == (
         "`HasOnDemandFallback`: `OnDemandMaxvCpus ≠ 0`"
     )
@@ -198,25 +213,27 @@ def test_diagram_edges_for_known_references(default_data: dict[str, Any]) -> Non
     assert found[("WorkerJobDefinition", "Repository")] == '-.->|"if UseStackRepository"|'
 
 
-def test_diagram_has_no_edges_to_parameters(default_data: dict[str, Any]) -> None:
-    found = edges(docs.mermaid(default_data))
-    resources = set(default_data["Resources"])
+def test_diagram_nodes_and_no_edges_to_parameters(any_data: dict[str, Any]) -> None:
+    diagram = docs.mermaid(any_data)
+    resources = set(any_data["Resources"])
+    assert set(nodes(diagram)) == resources
+    found = edges(diagram)
     assert found
     for source, target in found:
         assert source in resources and target in resources, (source, target)
-    assert not {t for _, t in found} & set(default_data["Parameters"])
+    assert not {t for _, t in found} & set(any_data["Parameters"])
 
 
-def test_diagram_edges_match_cfn_lint_dependency_graph(default_data: dict[str, Any]) -> None:
-    """An independent oracle: cfn-lint's own graph of Ref/GetAtt/Sub between resources."""
+def test_diagram_edges_match_cfn_lint_dependency_graph(any_data: dict[str, Any]) -> None:
+    """An independent oracle: cfn-lint's own graph of Ref/GetAtt/Sub/DependsOn edges."""
     from cfnlint.template import Template
 
     # cfn-lint normalises the template in place (e.g. Fn::Equals operand order): a copy.
-    mine = copy.deepcopy(default_data)
-    graph = Template("cloudformation.yaml", mine, ["us-east-1"]).graph.graph
-    resources = set(default_data["Resources"])
+    mine = copy.deepcopy(any_data)
+    graph = Template("template.yaml", mine, ["us-east-1"]).graph.graph
+    resources = set(any_data["Resources"])
     theirs = {(a, b) for a, b in graph.edges() if a in resources and b in resources and a != b}
-    assert set(edges(docs.mermaid(default_data))) == theirs
+    assert set(edges(docs.mermaid(any_data))) == theirs
 
 
 def test_reference_discovery_on_every_form() -> None:
@@ -230,6 +247,7 @@ def test_reference_discovery_on_every_form() -> None:
             "D": {"Type": "AWS::SQS::Queue"},
             "E": {"Type": "Custom::Thing", "Condition": "Big"},
             "F": {"Type": "AWS::IAM::Role"},
+            "G": {"Type": "AWS::IAM::Role"},
             "Main": {
                 "Type": "AWS::Lambda::Function",
                 "DependsOn": ["F", "A"],
@@ -238,6 +256,8 @@ def test_reference_discovery_on_every_form() -> None:
                     "Two": {"Fn::Sub": ["${X}-${C}", {"X": {"Fn::GetAtt": "D.Arn"}}]},
                     "Three": {"Fn::If": ["Big", {"Ref": "E"}, {"Ref": "AWS::NoValue"}]},
                     "Four": {"Fn::If": ["Big", "x", {"Fn::GetAtt": ["Main", "Arn"]}]},
+                    "Six": {"Fn::If": ["Small", {"Fn::If": ["Big", "x", {"Ref": "G"}]}, "y"]},
+                    "Seven": {"Fn::If": ["Big", {"Ref": "G"}, "z"]},
                     "Five": {"Ref": "Size"},
                 },
             },
@@ -250,6 +270,7 @@ def test_reference_discovery_on_every_form() -> None:
         docs.Edge("Main", "D"),  # GetAtt in short string form, inside a Sub variable map
         docs.Edge("Main", "E", when="Big"),
         docs.Edge("Main", "F", depends_on=True),
+        docs.Edge("Main", "G", when="Big or (Small and not Big)"),
     ]
     diagram = docs.mermaid(data)
     assert "  Main ==>|DependsOn| F\n" in diagram
@@ -260,8 +281,6 @@ def test_reference_discovery_on_every_form() -> None:
 
 
 def test_output_is_deterministic(default_profile: Profile, default_data: dict[str, Any]) -> None:
-    from cfgen.render import to_data
-
     again = to_data(default_profile)
     assert docs.mermaid(again) == docs.mermaid(default_data)
     assert docs.parameters_markdown(again) == docs.parameters_markdown(default_data)

@@ -352,7 +352,10 @@ def resource_edges(data: Mapping[str, Any]) -> list[Edge]:
             if () in seen:
                 edges.append(Edge(source, target))
             else:
-                when = " or ".join(sorted(" and ".join(c) for c in seen))
+                terms = sorted(" and ".join(c) for c in seen)
+                if len(terms) > 1:
+                    terms = [f"({t})" if " and " in t else t for t in terms]
+                when = " or ".join(terms)
                 edges.append(Edge(source, target, when))
         depends = resource.get("DependsOn", [])
         for target in [depends] if isinstance(depends, str) else depends:
@@ -466,10 +469,14 @@ def replace_sections(text: str, sections: Mapping[str, str], *, source: str = "R
     return text
 
 
-def update_readme(readme_text: str, profile: Profile) -> str:
-    """The README with its parameters, outputs and diagram sections rendered from ``profile``."""
+def update_readme(readme_text: str, profile: Profile | str) -> str:
+    """The README with its parameters, outputs and diagram sections rendered from
+    ``profile`` (a Profile, or a name or path for ``load_profile``)."""
+    from cfgen.config import load_profile
     from cfgen.render import to_data
 
+    if isinstance(profile, str):
+        profile = load_profile(profile)
     return replace_sections(readme_text, readme_sections(to_data(profile)))
 
 
