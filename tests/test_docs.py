@@ -178,6 +178,27 @@ def test_outputs_table_default_profile(default_data: dict[str, Any]) -> None:
     assert code(by_name["RepositoryUri"][1]) == "!GetAtt Repository.RepositoryUri"
 
 
+def test_condition_text() -> None:
+    ref = {"Ref": "Size"}
+    assert docs.condition_text({"Fn::Equals": [ref, ""]}) == 'Size = ""'
+    assert docs.condition_text({"Fn::Not": [{"Fn::Equals": [ref, "0"]}]}) == "Size ≠ 0"
+    assert (
+        docs.condition_text(
+            {
+                "Fn::And": [
+                    {"Condition": "A"},
+                    {"Fn::Or": [{"Fn::Equals": ["x", ref]}, {"Fn::Not": [{"Condition": "B"}]}]},
+                ]
+            }
+        )
+        == "A and (x = Size or not B)"
+    )
+    assert (
+        docs.condition_text({"Fn::Contains": [["a"], ref]})
+        == '{"Fn::Contains":[["a"],{"Ref":"Size"}]}'
+    )
+
+
 # --------------------------------------------------------------------------- diagram
 
 
@@ -192,7 +213,12 @@ def test_diagram_has_a_node_per_resource_with_its_short_type(
         "SpotComputeEnvironment<br/>Batch::ComputeEnvironment"
     )
     assert found["OnDemandComputeEnvironment"].endswith("<br/><i>if HasOnDemandFallback</i>")
-    assert "class AlertEmailSubscription,OnDemandComputeEnvironment conditional" in diagram
+    conditional = sorted(n for n, r in default_data["Resources"].items() if "Condition" in r)
+    assert {"AlertEmailSubscription", "OnDemandComputeEnvironment"} <= set(conditional)
+    assert f"  class {','.join(conditional)} conditional\n" in diagram
+    for name in conditional:
+        condition = default_data["Resources"][name]["Condition"]
+        assert found[name].endswith(f"<br/><i>if {condition}</i>")
     # grouped by service: the Batch subgraph holds exactly the Batch resources
     batch = diagram.split('subgraph svc_Batch["Batch"]\n', 1)[1].split("  end\n", 1)[0]
     assert set(nodes(batch)) == {

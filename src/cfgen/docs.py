@@ -142,9 +142,9 @@ def condition_text(expr: Any) -> str:
                 return f"{operand(arg[0])} = {operand(arg[1])}"
             if key == "Fn::Not" and isinstance(arg, list) and len(arg) == 1:
                 inner = arg[0]
-                if isinstance(inner, Mapping) and set(inner) == {"Fn::Equals"}:
-                    a, b = inner["Fn::Equals"]
-                    return f"{operand(a)} ≠ {operand(b)}"
+                pair = inner.get("Fn::Equals") if isinstance(inner, Mapping) else None
+                if len(inner) == 1 and isinstance(pair, list) and len(pair) == 2:
+                    return f"{operand(pair[0])} ≠ {operand(pair[1])}"
                 return f"not {walk(inner, True)}"
             if key in ("Fn::And", "Fn::Or") and isinstance(arg, list):
                 word = " and " if key == "Fn::And" else " or "
