@@ -136,7 +136,7 @@ def install(client: Any, cfg: Config) -> None:
                     break
                 time.sleep(0.02)
 
-    events.register("before-call.s3.PutObject", before_put)
+    events.register("before-parameter-build.s3.PutObject", before_put)
 
 
 def make_client(cfg: Config) -> Any:

@@ -1,0 +1,300 @@
+"""SIGTERM, SIGKILL, the Spot notice and racing attempts, on real subprocesses.
+
+The worker runs as ``python faultrun.py`` (the real entry point plus botocore
+hooks that slow reads down so that a signal lands mid-run) against the moto
+server; the resumed attempt runs as plain ``python -m spotworker``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from spotworker import exitcodes
+from swtestlib import (
+    ACCESS_KEY,
+    FAULTRUN,
+    SECRET,
+    base_env,
+    committed_lines,
+    expected,
+    gen_records,
+    job_result,
+    jsonl,
+    run_subprocess,
+    worker_env,
+)
+
+N_OBJECTS = 3
+LINES = 6000
+BAD_LINES = {17, 2500, 5999}  # per object, 1-based
+SLOW = {"FAULT_SLOW_READ": "0.01", "CFGEN_READ_CHUNK_BYTES": "16384"}
+
+
+def make_inputs(s3: Any, bucket: str) -> list[Any]:
+    allrecs = []
+    for i in range(N_OBJECTS):
+        recs = gen_records(LINES - len(BAD_LINES), 100 + i)
+        lines = jsonl(recs).split(b"\n")[:-1]
+        for n in sorted(BAD_LINES):
+            lines.insert(n - 1, b'{"key": broken')
+        s3.put_object(Bucket=bucket, Key=f"input/{i}.jsonl", Body=b"\n".join(lines) + b"\n")
+        allrecs.extend(recs)
+    return allrecs
+
+
+@pytest.fixture(scope="module")
+def reference(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An uninterrupted run (plain ``python -m spotworker``) of the same input."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET,
+    )
+    bucket = f"ref-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    recs = make_inputs(s3, bucket)
+    tmp = tmp_path_factory.mktemp("ref")
+    env = {**base_env(moto_endpoint), **worker_env(bucket, tmp, CFGEN_CHECKPOINT_SECONDS=0.2)}
+    run = run_subprocess(env)
+    assert run.code == 0, run.raw
+    return {
+        "records": recs,
+        "parts": committed_lines(s3, bucket),
+        "deadletters": committed_lines(s3, bucket, "deadletters"),
+    }
+
+
+class Worker:
+    """A worker subprocess whose JSON log lines are read as they come."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FAULTRUN)],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            if line.startswith("{"):
+                self._q.put(json.loads(line))
+        self._q.put(None)
+
+    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if event is None:
+                raise AssertionError("worker ended before the trigger:\n" + "".join(self.raw))
+            self.events.append(event)
+            if pred(event):
+                return
+
+    def finish(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout=timeout)
+        while (event := self._q.get(timeout=5)) is not None:
+            self.events.append(event)
+        return code
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+
+def nth(name: str, n: int = 1, **match: Any) -> Callable[[dict[str, Any]], bool]:
+    seen = {"n": 0}
+
+    def pred(event: dict[str, Any]) -> bool:
+        if event["event"] == name and all(event.get(k) == v for k, v in match.items()):
+            seen["n"] += 1
+        return seen["n"] >= n
+
+    return pred
+
+
+def check_resume(s3: Any, bucket: str, env: dict[str, str], reference: dict[str, Any]) -> Any:
+    again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
+    assert again.code == 0, again.raw
+    # identical to the uninterrupted run: same parts, same dead letters, once each
+    assert committed_lines(s3, bucket) == reference["parts"]
+    dead = committed_lines(s3, bucket, "deadletters")
+    assert dead == reference["deadletters"]
+    assert len(dead) == N_OBJECTS * len(BAD_LINES)
+    assert job_result(s3, bucket) == expected(reference["records"])
+    assert SECRET not in again.raw and ACCESS_KEY not in again.raw
+    return again
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        nth("object_start"),  # before any checkpoint
+        nth("checkpoint"),
+        nth("progress", object_done=True),  # between two objects
+        nth("checkpoint", 4),
+    ],
+    ids=["first-object", "first-checkpoint", "between-objects", "fourth-checkpoint"],
+)
+def test_sigterm_then_resume_is_identical(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], trigger: Any
+) -> None:
+    make_inputs(s3, bucket)
+    env = worker_env(bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, **SLOW)
+    worker = Worker(env)
+    worker.wait_for(trigger)
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    interrupt = worker.named("interrupt")[0]
+    assert interrupt["reason"] == "SIGTERM" and interrupt["flush_s"] < 10
+    assert worker.named("checkpoint")[-1]["bytes"] == interrupt["bytes"]
+    again = check_resume(s3, bucket, env, reference)
+    resume = again.named("resume")[0]
+    # nothing between the interrupt's flush and the resume is lost or redone
+    assert resume["source"] == "checkpoint" and resume["bytes"] == interrupt["bytes"]
+    assert resume["bad"] == interrupt["bad"]
+
+
+def test_second_sigterm_during_checkpoint(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    make_inputs(s3, bucket)
+    env = worker_env(
+        bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, FAULT_SIGTERM_ON_CHECKPOINT=2, **SLOW
+    )
+    worker = Worker(env)
+    assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    interrupt = worker.named("interrupt")[0]
+    assert interrupt["signals"] == 2
+    seqs = [e["seq"] for e in worker.named("checkpoint")]
+    # The checkpoint the signals hit completed, and being a safe point already it
+    # was the last one: the worker stopped right after it.
+    assert seqs == [1, 2]
+    assert interrupt["bytes"] == worker.named("checkpoint")[-1]["bytes"]
+    check_resume(s3, bucket, env, reference)
+
+
+def test_sigkill_loses_at_most_one_checkpoint_interval(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    make_inputs(s3, bucket)
+    env = worker_env(bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, **SLOW)
+    worker = Worker(env)
+    worker.wait_for(nth("checkpoint", 3))
+    durable = worker.events[-1]["bytes"]
+    worker.proc.kill()
+    assert worker.finish() == -signal.SIGKILL
+    again = check_resume(s3, bucket, env, reference)
+    assert again.named("resume")[0]["bytes"] == durable
+
+
+@pytest.fixture
+def imds() -> Iterator[str]:
+    """A stand-in for the IMDSv2 endpoint: a Spot notice appears after a few polls."""
+    polls = {"n": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_PUT(self) -> None:
+            ok = self.path == "/latest/api/token" and self.headers.get(
+                "X-aws-ec2-metadata-token-ttl-seconds"
+            )
+            self.send_response(200 if ok else 400)
+            self.end_headers()
+            self.wfile.write(b"token-123")
+
+        def do_GET(self) -> None:
+            polls["n"] += 1
+            if self.headers.get("X-aws-ec2-metadata-token") != "token-123":
+                self.send_response(401)
+                self.end_headers()
+                return
+            if self.path != "/latest/meta-data/spot/instance-action" or polls["n"] < 3:
+                self.send_response(404)
+                self.end_headers()
+                return
+            body = b'{"action": "terminate", "time": "2026-11-22T01:02:03Z"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_spot_notice_stops_like_sigterm(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], imds: str
+) -> None:
+    make_inputs(s3, bucket)
+    env = worker_env(
+        bucket,
+        tmp_path,
+        CFGEN_CHECKPOINT_SECONDS=0.2,
+        CFGEN_IMDS_POLL=1,
+        CFGEN_IMDS_INTERVAL_SECONDS=0.1,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT=imds,
+        **SLOW,
+    )
+    worker = Worker(env)
+    assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    assert worker.named("spot_notice")
+    assert worker.named("interrupt")[0]["reason"] == "spot_notice"
+    check_resume(s3, bucket, {**env, "CFGEN_IMDS_POLL": "0"}, reference)
+
+
+def test_racing_attempts_commit_once(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    make_inputs(s3, bucket)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    for n in (1, 2):
+        (tmp_path / str(n)).mkdir()
+    workers = [
+        Worker(
+            worker_env(
+                bucket, tmp_path / str(n), AWS_BATCH_JOB_ATTEMPT=n, FAULT_BARRIER=f"{barrier}:2"
+            )
+        )
+        for n in (1, 2)
+    ]
+    codes = [w.finish() for w in workers]
+    assert codes == [0, 0], ["".join(w.raw) for w in workers]
+    assert len(list(barrier.iterdir())) == 2  # both really tried the conditional PUT
+    statuses = sorted(w.named("done")[0]["status"] for w in workers)
+    assert statuses == ["commit_lost_race", "committed"]
+    commits = s3.list_objects_v2(Bucket=bucket, Prefix="output/job-1234/_commits/")
+    assert commits["KeyCount"] == 1
+    assert committed_lines(s3, bucket) == reference["parts"]
+    assert committed_lines(s3, bucket, "deadletters") == reference["deadletters"]
