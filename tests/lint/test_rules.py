@@ -54,3 +54,19 @@ def test_rule_metadata(cls: type[CloudFormationLintRule]) -> None:
 def test_rule_ids_are_unique() -> None:
     ids = [cls.id for cls in _rule_classes()]
     assert len(ids) == len(set(ids))
+
+
+# The defects named under "Why" in the issue, each caught by the rule that owns it.
+WHY = [
+    ("compute.yaml", "E9001", "Type: EC2 compute environment with a Spot-only strategy"),
+    ("events.yaml", "E9040", "EventBridge rule filtering detail.jobStatus"),
+    ("events.yaml", "E9042", "SNS topic target without a policy for EventBridge"),
+    ("monitoring.yaml", "E9050", "alarm on an AWS/Batch series Batch never publishes"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "rule_id", "defect"), WHY, ids=[w[1] for w in WHY])
+def test_why_defects_are_errors(fixture: str, rule_id: str, defect: str) -> None:
+    hits = [m for m in findings(FIXTURES / "bad" / fixture) if m[0] == rule_id]
+    assert hits, defect
+    assert rule_id.startswith("E")

@@ -1,0 +1,86 @@
+"""Loading cfgen's rules: cfgen.lint.cli.main, python -m cfgen lint, plain cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cfgen.lint.cli import main
+from tests.lint.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = FIXTURES / "good" / "batch_spot.yaml"
+EVENTS = FIXTURES / "bad" / "events.yaml"
+CFN_LINT = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture(autouse=True)
+def _outside_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where no .cfnlintrc applies (the repository's adds informational checks)."""
+    monkeypatch.chdir(tmp_path)
+
+
+def test_main_clean_template_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--include-checks", "I", "--", str(GOOD)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_main_reports_cfgen_rules_in_cfn_lint_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--format", "json", "--", str(EVENTS)]) == 2
+    ids = sorted({m["Rule"]["Id"] for m in json.loads(capsys.readouterr().out)})
+    assert ids == ["E9040", "E9041", "E9042", "E9043"]
+
+
+def test_main_honours_cfn_lint_ignore(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-i", "E9040", "E9041", "E9042", "E9043", "--", str(EVENTS)]) == 0
+    capsys.readouterr()
+
+
+def test_main_warning_only_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = GOOD.read_text(encoding="utf-8").replace("HttpTokens: required", "HttpTokens: optional")
+    path = tmp_path / "imdsv1.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["--format", "parseable", "--", str(path)]) == 4
+    assert ":W9060:" in capsys.readouterr().out
+
+
+def test_python_m_cfgen_lint() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cfgen", "lint", "--format", "parseable", str(EVENTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT / "tests",
+    )
+    assert done.returncode == 2, done.stderr
+    assert ":E9040:" in done.stdout
+
+
+@pytest.mark.skipif(CFN_LINT is None, reason="cfn-lint console script not installed")
+def test_plain_cfn_lint_at_the_repo_root_reads_cfnlintrc() -> None:
+    done = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", str(EVENTS.relative_to(ROOT))],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert ":E9040:" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(CFN_LINT is None, reason="cfn-lint console script not installed")
+@pytest.mark.parametrize("rules", ["cfgen.lint.rules", str(ROOT / "src/cfgen/lint/rules")])
+def test_plain_cfn_lint_append_rules(rules: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(CFN_LINT), "--append-rules", rules, "--format", "parseable", str(EVENTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,  # no .cfnlintrc here
+    )
+    assert ":E9040:" in done.stdout, done.stdout + done.stderr
