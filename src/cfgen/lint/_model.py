@@ -342,6 +342,20 @@ def is_a1(instance_type: str) -> bool:
     return instance_type.strip().lower().split(".", 1)[0] == "a1"
 
 
+def ce_architectures(m: Model, cr: dict[str, Any]) -> dict[str, list[str]]:
+    """Architecture -> instance types of one CE variant (unknown types left out)."""
+    types = m.resolve_list(cr.get("InstanceTypes", []))
+    found: dict[str, list[str]] = {}
+    if is_unknown(types):
+        return found
+    for t in types:
+        if isinstance(t, str):
+            arch = architecture(t)
+            if arch:
+                found.setdefault(arch, []).append(t)
+    return found
+
+
 # -- retry strategy ----------------------------------------------------------
 def retries_spot_reclaim(m: Model, retry: Any) -> bool | Any:
     """Would a Spot reclaim of the host be retried by this RetryStrategy?"""

@@ -391,20 +391,6 @@ class Al2023WithA1(CloudFormationLintRule):
         return out.matches()
 
 
-def ce_architectures(m: mdl.Model, cr: dict[str, Any]) -> dict[str, list[str]]:
-    """Architecture -> instance types of one CE variant (unknown types left out)."""
-    types = m.resolve_list(cr.get("InstanceTypes", []))
-    found: dict[str, list[str]] = {}
-    if mdl.is_unknown(types):
-        return found
-    for t in types:
-        if isinstance(t, str):
-            arch = mdl.architecture(t)
-            if arch:
-                found.setdefault(arch, []).append(t)
-    return found
-
-
 class MixedArchitectureInCe(CloudFormationLintRule):
     id = "E9012"
     shortdesc = "arm64 and x86_64 instance types in one compute environment"
@@ -419,7 +405,7 @@ class MixedArchitectureInCe(CloudFormationLintRule):
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
         for ce, cr, _ in _managed(m):
-            archs = ce_architectures(m, cr)
+            archs = mdl.ce_architectures(m, cr)
             if len(archs) > 1:
                 out.add(
                     mdl.res_path(ce.logical_id, "ComputeResources", "InstanceTypes"),

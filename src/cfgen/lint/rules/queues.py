@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 from cfgen.lint import _model as mdl
-from cfgen.lint.rules.compute import ce_architectures
 
 _JQ_API = "https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html"
 _ORDER_API = (
@@ -35,7 +34,7 @@ class MixedArchitectureInQueue(CloudFormationLintRule):
                 for ce in ces:
                     cr = ce.props.get("ComputeResources")
                     if isinstance(cr, dict):
-                        for arch in ce_architectures(m, cr):
+                        for arch in mdl.ce_architectures(m, cr):
                             seen.setdefault(arch, ce.logical_id)
             if len(seen) > 1:
                 out.add(
