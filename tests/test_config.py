@@ -62,7 +62,7 @@ def test_profile_by_path_overrides_only_what_it_lists(tmp_path: Path) -> None:
 
 def test_tags_can_be_added(tmp_path: Path) -> None:
     p = load_profile(write(tmp_path, '[tags]\ncost-centre = "data-42"\n'))
-    assert dict(p.tags) == {"cost-centre": "data-42", "project": "cfgen"}
+    assert dict(p.tags) == {"cost-centre": "data-42", "environment": "dev", "project": "cfgen"}
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,43 @@ def test_tags_can_be_added(tmp_path: Path) -> None:
         ),
         (
             "[compute]\nallocation_strategy = 'BEST_FIT'\n",
-            "compute.allocation_strategy='BEST_FIT': must be one of SPOT_PRICE_CAPACITY_OPTIMIZED",
+            "compute.allocation_strategy='BEST_FIT': Spot with BEST_FIT needs a Spot fleet role",
+        ),
+        (
+            "[compute]\nallocation_strategy = 'BEST_FIT_PROGRESSIVE'\n",
+            "compute.allocation_strategy='BEST_FIT_PROGRESSIVE': an On-Demand strategy",
+        ),
+        (
+            "[compute]\nallocation_strategy = 'CHEAPEST'\n",
+            "compute.allocation_strategy='CHEAPEST': must be one of SPOT_PRICE_CAPACITY_OPTIMIZED",
+        ),
+        (
+            "[compute]\nplatform = 'FARGATE'\ninstance_types = ['c6i.large']\n",
+            "compute.instance_types=['c6i.large']: EC2-only; a FARGATE profile must not set it",
+        ),
+        (
+            "[compute]\nplatform = 'FARGATE'\nallocation_strategy = 'SPOT_CAPACITY_OPTIMIZED'\n",
+            "compute.allocation_strategy='SPOT_CAPACITY_OPTIMIZED': EC2-only",
+        ),
+        (
+            "[compute]\nplatform = 'FARGATE'\n[job]\nvcpus = 3\n",
+            "job.vcpus=3: on FARGATE must be one of 0.25, 0.5, 1, 2, 4, 8, 16",
+        ),
+        (
+            "[compute]\nplatform = 'FARGATE'\n[job]\nvcpus = 1\nmemory_mib = 1024\n",
+            "job.memory_mib=1024: with 1 Fargate vCPUs must be one of 2048..8192 in steps of 1024",
+        ),
+        (
+            "[compute]\nmin_vcpus = 300\nmax_vcpus = 256\n",
+            "compute.min_vcpus=300: must not exceed compute.max_vcpus (256)",
+        ),
+        (
+            "[compute]\nmax_vcpus = 0\n",
+            "compute.max_vcpus=0: must be between 1 and 100000",
+        ),
+        (
+            "[monitoring]\nmonthly_budget_usd = -5\n",
+            "monitoring.monthly_budget_usd=-5: must be between 0",
         ),
         ("[compute]\nimage_type = 'ECS_AL2'\n", "compute.image_type='ECS_AL2': must be one of"),
         ("[compute]\ninstance_types = []\n", "compute.instance_types=[]: must list at least one"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 DEFAULT_RESOURCES = {
     "ComputeSecurityGroup": "AWS::EC2::SecurityGroup",
     "ComputeLaunchTemplate": "AWS::EC2::LaunchTemplate",
@@ -41,6 +43,50 @@ DEFAULT_OUTPUTS = {
     "SpotComputeEnvironmentArn",
     "OnDemandComputeEnvironmentArn",
 }
+
+
+#: Every profile's resources (logical ID -> type), pinned.
+_EC2_NO_FALLBACK = {k: v for k, v in DEFAULT_RESOURCES.items() if k != "OnDemandComputeEnvironment"}
+_FARGATE = {
+    k: v
+    for k, v in DEFAULT_RESOURCES.items()
+    if k
+    not in {
+        "ComputeLaunchTemplate",
+        "InstanceRole",
+        "InstanceProfile",
+        "SpotComputeEnvironment",
+        "OnDemandComputeEnvironment",
+    }
+} | {
+    "FargateSpotComputeEnvironment": "AWS::Batch::ComputeEnvironment",
+    "FargateComputeEnvironment": "AWS::Batch::ComputeEnvironment",
+}
+BUDGET = {"MonthlyBudget": "AWS::Budgets::Budget"}
+PROFILE_RESOURCES = {
+    "default": DEFAULT_RESOURCES | BUDGET,
+    "spot-only": _EC2_NO_FALLBACK | BUDGET,
+    "gpu": DEFAULT_RESOURCES | BUDGET,
+    "arm64": DEFAULT_RESOURCES | BUDGET,
+    "fargate-spot": _FARGATE | BUDGET,
+}
+
+
+def test_every_profile_is_pinned() -> None:
+    from cfgen.config import list_profiles
+
+    assert sorted(list_profiles()) == sorted(PROFILE_RESOURCES), (
+        "a profile was added or removed: pin its logical IDs in PROFILE_RESOURCES"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PROFILE_RESOURCES))
+def test_profile_logical_ids_are_pinned(name: str) -> None:
+    from cfgen.config import load_profile
+    from cfgen.render import to_data
+
+    data = to_data(load_profile(name))
+    assert {k: v["Type"] for k, v in data["Resources"].items()} == PROFILE_RESOURCES[name]
 
 
 def test_default_logical_ids_are_pinned(default_data: dict[str, Any]) -> None:

@@ -405,7 +405,7 @@ def test_failure_rule_filters_detail_status_of_this_queue(default_data: Data) ->
 def test_topic_policy_lets_eventbridge_publish_scoped_to_the_rule(default_data: Data) -> None:
     policy = props(default_data, "AlertTopicPolicy")
     assert policy["Topics"] == [{"Ref": "AlertTopic"}]
-    (stmt,) = policy["PolicyDocument"]["Statement"]
+    stmt = policy["PolicyDocument"]["Statement"][0]
     assert stmt["Principal"] == {"Service": ["events.amazonaws.com"]}
     assert stmt["Action"] == ["sns:Publish"]
     assert stmt["Condition"] == {

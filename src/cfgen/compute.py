@@ -86,7 +86,9 @@ def _add_ec2(
 
     def resources(kind: str, **extra: object) -> ComputeResources:
         return ComputeResources(
-            MinvCpus=0,  # scale to zero when idle: no DesiredvCpus, no floor
+            # Scale to zero when idle (min_vcpus defaults to 0); no DesiredvCpus:
+            # Batch manages it, and a value in the template fights updates.
+            MinvCpus=c.min_vcpus,
             Subnets=params.subnet_ids,
             SecurityGroupIds=[network.security_group],
             InstanceTypes=params.instance_types,
@@ -155,13 +157,18 @@ def _add_ec2(
 
 
 def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network) -> Compute:
-    def fargate(logical_id: str, kind: str, max_vcpus: object, tag: str) -> Ref:
+    def fargate(
+        logical_id: str, kind: str, max_vcpus: object, tag: str, condition: str | None = None
+    ) -> Ref:
+        extra: dict[str, object] = {"Condition": condition} if condition else {}
         ce = t.add_resource(
             ComputeEnvironment(
                 logical_id,
+                **extra,
                 Type="MANAGED",
                 State="ENABLED",
                 ServiceRole=_service_role(params),
+                ReplaceComputeEnvironment=False,
                 ComputeResources=ComputeResources(
                     Type=kind,
                     MaxvCpus=max_vcpus,
@@ -171,6 +178,7 @@ def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network)
                 Tags=map_tags(cfg, component=tag),
             )
         )
+        _set_update_policy(ce)
         return Ref(ce)
 
     envs = [
@@ -184,6 +192,12 @@ def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network)
     ]
     if cfg.compute.on_demand_fallback:
         assert params.on_demand_max_vcpus is not None
-        ref = fargate(naming.FARGATE_CE, "FARGATE", params.on_demand_max_vcpus, "compute-fargate")
+        ref = fargate(
+            naming.FARGATE_CE,
+            "FARGATE",
+            params.on_demand_max_vcpus,
+            "compute-fargate",
+            naming.HAS_ON_DEMAND_FALLBACK,
+        )
         envs.append(ComputeEnvironmentRef(ref, naming.FARGATE_CE, naming.HAS_ON_DEMAND_FALLBACK))
     return Compute(environments=tuple(envs))

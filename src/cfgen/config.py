@@ -65,12 +65,14 @@ class Compute:
     image_type: ImageType
     allocation_strategy: SpotAllocationStrategy
     instance_types: tuple[str, ...]
+    min_vcpus: int
     max_vcpus: int
     on_demand_fallback: bool
     on_demand_max_vcpus: int
     bid_percentage: int
     root_volume_gib: int
     gpu: bool
+    assign_public_ip: bool
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,12 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    budget: bool
+    monthly_budget_usd: int
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -101,6 +109,7 @@ class Profile:
     compute: Compute
     job: Job
     storage: Storage
+    monitoring: Monitoring
     tags: Mapping[str, str]
 
     @property
@@ -159,7 +168,11 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
     defaults = _read_toml(templates_dir() / f"{DEFAULTS_NAME}.toml")
     overrides = _read_toml(path)
     merged = _merge(defaults, overrides, "")
-    return _build_profile(name, str(path), merged)
+    profile = _build_profile(
+        name, f"templates/{name}.toml" if path.parent == templates_dir() else str(path), merged
+    )
+    _validate_platform_overrides(profile, overrides)
+    return profile
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -199,10 +212,23 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], prefix: str) -> dict[s
     return out
 
 
+_NON_SPOT_STRATEGIES = {
+    "BEST_FIT": "Spot with BEST_FIT needs a Spot fleet role and cannot be updated in place",
+    "BEST_FIT_PROGRESSIVE": "an On-Demand strategy; the Spot compute environment needs a Spot one",
+}
+
+
 def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
+    strategy = data["compute"]["allocation_strategy"]
+    if strategy in _NON_SPOT_STRATEGIES:
+        raise ConfigError(
+            f"compute.allocation_strategy={strategy!r}: {_NON_SPOT_STRATEGIES[strategy]};"
+            " use SPOT_PRICE_CAPACITY_OPTIMIZED or SPOT_CAPACITY_OPTIMIZED"
+        )
     compute = _build_section(Compute, "compute", data["compute"])
     job = _build_section(Job, "job", data["job"])
     storage = _build_section(Storage, "storage", data["storage"])
+    monitoring = _build_section(Monitoring, "monitoring", data["monitoring"])
     tags = _build_tags(data["tags"])
     description = data["description"]
     if not isinstance(description, str) or not 1 <= len(description) <= 200:
@@ -214,6 +240,7 @@ def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
         compute=compute,
         job=job,
         storage=storage,
+        monitoring=monitoring,
         tags=MappingProxyType(tags),
     )
     validate(profile)
@@ -287,6 +314,11 @@ def validate(profile: Profile) -> None:
     """Raise ConfigError for the first rule the profile breaks."""
     c, j, s = profile.compute, profile.job, profile.storage
     _validate_range("compute.max_vcpus", c.max_vcpus, 1, 100_000)
+    _validate_range("compute.min_vcpus", c.min_vcpus, 0, 100_000)
+    if c.min_vcpus > c.max_vcpus:
+        raise ConfigError(
+            f"compute.min_vcpus={c.min_vcpus!r}: must not exceed compute.max_vcpus ({c.max_vcpus})"
+        )
     _validate_range("compute.on_demand_max_vcpus", c.on_demand_max_vcpus, 0, 100_000)
     _validate_range("compute.bid_percentage", c.bid_percentage, 1, 100)
     _validate_range("compute.root_volume_gib", c.root_volume_gib, 30, 16_384)
@@ -309,11 +341,65 @@ def validate(profile: Profile) -> None:
         "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days, 1, 3650
     )
     _validate_range("storage.keep_images", s.keep_images, 1, 1000)
+    _validate_range(
+        "monitoring.monthly_budget_usd", profile.monitoring.monthly_budget_usd, 0, 10**9
+    )
+    if c.platform is Platform.FARGATE:
+        _validate_fargate_size(j.vcpus, j.memory_mib)
     if c.platform is Platform.EC2:
         _validate_instance_types(c)
         _validate_gpu(profile)
     if c.platform is Platform.EC2 and j.vcpus != int(j.vcpus):
         raise ConfigError(f"job.vcpus={j.vcpus!r}: must be a whole number on EC2")
+
+
+#: Fields that mean nothing on Fargate: a profile setting one is an error.
+EC2_ONLY_FIELDS = (
+    "compute.min_vcpus",
+    "compute.architecture",
+    "compute.image_type",
+    "compute.allocation_strategy",
+    "compute.instance_types",
+    "compute.bid_percentage",
+    "compute.root_volume_gib",
+    "compute.gpu",
+    "job.gpus",
+    "job.stop_timeout_seconds",
+)
+
+#: Fargate task sizes: vCPUs -> allowed memory (MiB).
+#: https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
+FARGATE_MEMORY: dict[float, tuple[int, ...]] = {
+    0.25: (512, 1024, 2048),
+    0.5: tuple(range(1024, 4096 + 1, 1024)),
+    1: tuple(range(2048, 8192 + 1, 1024)),
+    2: tuple(range(4096, 16384 + 1, 1024)),
+    4: tuple(range(8192, 30720 + 1, 1024)),
+    8: tuple(range(16384, 61440 + 1, 4096)),
+    16: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+
+def _validate_platform_overrides(profile: Profile, overrides: Mapping[str, Any]) -> None:
+    if profile.compute.platform is not Platform.FARGATE:
+        return
+    for field in EC2_ONLY_FIELDS:
+        section, key = field.split(".")
+        value = overrides.get(section, {}).get(key)
+        if value is not None:
+            raise ConfigError(f"{field}={value!r}: EC2-only; a FARGATE profile must not set it")
+
+
+def _validate_fargate_size(vcpus: float, memory_mib: int) -> None:
+    if vcpus not in FARGATE_MEMORY:
+        allowed = ", ".join(f"{v:g}" for v in FARGATE_MEMORY)
+        raise ConfigError(f"job.vcpus={vcpus!r}: on FARGATE must be one of {allowed}")
+    if memory_mib not in FARGATE_MEMORY[vcpus]:
+        options = FARGATE_MEMORY[vcpus]
+        raise ConfigError(
+            f"job.memory_mib={memory_mib!r}: with {vcpus:g} Fargate vCPUs must be one of"
+            f" {options[0]}..{options[-1]} in steps of {options[1] - options[0]}"
+        )
 
 
 def _validate_range(field: str, value: int, lo: int, hi: int) -> None:

@@ -18,12 +18,15 @@ from troposphere.batch import (
     ContainerProperties,
     Environment,
     EvaluateOnExit,
+    FargatePlatformConfiguration,
     JobDefinition,
     LinuxParameters,
     LogConfiguration,
     MountPoints,
+    NetworkConfiguration,
     ResourceRequirement,
     RetryStrategy,
+    RuntimePlatform,
     Timeout,
     Volumes,
 )
@@ -45,6 +48,16 @@ RETRY_RULES: Final = (
     ("OnExitCode", str(EXIT_INTERRUPTED), "RETRY"),
     ("OnReason", "*", "EXIT"),
 )
+#: Fargate Spot: the ECS stopped reason of a reclaimed task; checked before the
+#: exit codes because a reclaimed task may be killed before it can exit 143.
+FARGATE_SPOT_RETRY: Final = ("OnStatusReason", "Your Spot Task was interrupted*", "RETRY")
+
+
+def retry_rules(platform: Platform) -> tuple[tuple[str, str, str], ...]:
+    """EvaluateOnExit rules for a platform (at most 5, catch-all EXIT last)."""
+    if platform is Platform.FARGATE:
+        return (RETRY_RULES[0], FARGATE_SPOT_RETRY, *RETRY_RULES[1:])
+    return RETRY_RULES
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,18 @@ def add_jobs(
         Environment(Name="CFGEN_DEADLETTER_PREFIX", Value="deadletter/"),
         Environment(Name="TMPDIR", Value=SCRATCH_PATH),
     ]
+    fargate: dict[str, object] = (
+        {}
+        if ec2
+        else {
+            "NetworkConfiguration": NetworkConfiguration(AssignPublicIp=params.assign_public_ip),
+            "FargatePlatformConfiguration": FargatePlatformConfiguration(PlatformVersion="LATEST"),
+            # Fargate Spot runs x86_64 only.
+            "RuntimePlatform": RuntimePlatform(
+                CpuArchitecture="X86_64", OperatingSystemFamily="LINUX"
+            ),
+        }
+    )
     container = ContainerProperties(
         Image=If(
             naming.USE_STACK_REPOSITORY,
@@ -104,6 +129,7 @@ def add_jobs(
         ],
         # An init process as PID 1 forwards SIGTERM to the worker and reaps zombies.
         LinuxParameters=LinuxParameters(InitProcessEnabled=True),
+        **fargate,
     )
     job_definition = t.add_resource(
         JobDefinition(
@@ -115,7 +141,7 @@ def add_jobs(
                 Attempts=params.job_attempts,
                 EvaluateOnExit=[
                     EvaluateOnExit(**{field: pattern, "Action": action})
-                    for field, pattern, action in RETRY_RULES
+                    for field, pattern, action in retry_rules(cfg.compute.platform)
                 ],
             ),
             Timeout=Timeout(AttemptDurationSeconds=params.job_timeout),

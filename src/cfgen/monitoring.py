@@ -1,8 +1,9 @@
 """Alerts: failed jobs reach an SNS topic (and optionally an e-mail address).
 
 Emits AlertTopic (AWS::SNS::Topic), AlertTopicPolicy (AWS::SNS::TopicPolicy),
-AlertEmailSubscription (AWS::SNS::Subscription, only with AlertEmail) and
-JobFailedRule (AWS::Events::Rule).
+AlertEmailSubscription (AWS::SNS::Subscription, only with AlertEmail),
+JobFailedRule (AWS::Events::Rule) and, in profiles with a budget, MonthlyBudget
+(AWS::Budgets::Budget, only when MonthlyBudgetUsd > 0).
 
 Two classic mistakes are avoided on purpose: "Batch Job State Change" events
 carry the state in ``detail.status`` (not ``jobStatus``), and an SNS topic only
@@ -15,15 +16,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs import sns
-from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Ref, Template
+from awacs.aws import (
+    Allow,
+    ArnEquals,
+    ArnLike,
+    Condition,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
+from troposphere import AccountId, GetAtt, If, NoValue, Ref, Sub, Template
+from troposphere.budgets import (
+    Budget,
+    BudgetData,
+    Notification,
+    NotificationWithSubscribers,
+    ResourceTag,
+    Spend,
+    Subscriber,
+)
 from troposphere.events import InputTransformer, Rule, Target
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
 from cfgen import naming
 from cfgen.config import Profile
 from cfgen.parameters import Params
-from cfgen.tags import stack_tags
+from cfgen.tags import STACK_TAG, map_tags, stack_tags
 
 #: The event and the field Batch really sends.
 #: https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html
@@ -37,6 +56,7 @@ class Monitoring:
 
 
 def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref) -> Monitoring:
+    """The alert topic and rules; the budget (if the profile has one) notifies the topic."""
     topic = t.add_resource(
         Topic(
             naming.ALERT_TOPIC,
@@ -63,6 +83,7 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             naming.JOB_FAILED_RULE,
             Description="Failed jobs of this stack's queue go to the alert topic",
             State="ENABLED",
+            Tags=stack_tags(cfg, component="monitoring"),
             EventPattern={
                 "source": [BATCH_EVENT_SOURCE],
                 "detail-type": [BATCH_JOB_STATE_CHANGE],
@@ -85,23 +106,43 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             ],
         )
     )
+    statements = [
+        Statement(
+            Sid="EventBridgePublishesJobFailures",
+            Effect=Allow,
+            Principal=Principal("Service", ["events.amazonaws.com"]),
+            Action=[sns.Publish],
+            Resource=[Ref(topic)],
+            Condition=Condition(ArnEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
+        )
+    ]
+    if params.monthly_budget is not None:
+        statements.append(
+            Statement(
+                Sid="BudgetsPublishesCostAlerts",
+                Effect=Allow,
+                Principal=Principal("Service", ["budgets.amazonaws.com"]),
+                Action=[sns.Publish],
+                Resource=[Ref(topic)],
+                Condition=Condition(
+                    [
+                        StringEquals({"aws:SourceAccount": AccountId}),
+                        ArnLike(
+                            {
+                                "aws:SourceArn": Sub(
+                                    "arn:${AWS::Partition}:budgets::${AWS::AccountId}:*"
+                                )
+                            }
+                        ),
+                    ]
+                ),
+            )
+        )
     t.add_resource(
         TopicPolicy(
             naming.ALERT_TOPIC_POLICY,
             Topics=[Ref(topic)],
-            PolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Sid="EventBridgePublishesJobFailures",
-                        Effect=Allow,
-                        Principal=Principal("Service", ["events.amazonaws.com"]),
-                        Action=[sns.Publish],
-                        Resource=[Ref(topic)],
-                        Condition=Condition(ArnEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
-                    )
-                ],
-            ),
+            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements),
         )
     )
     t.add_resource(
@@ -113,4 +154,64 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             Endpoint=params.alert_email,
         )
     )
+    if params.monthly_budget is not None:
+        _add_budget(
+            t, cfg, budget=params.monthly_budget, topic=Ref(topic), email=params.alert_email
+        )
     return Monitoring(topic=Ref(topic))
+
+
+def _add_budget(t: Template, cfg: Profile, *, budget: Ref, topic: Ref, email: Ref) -> None:
+    """A monthly cost budget on this stack's cost-allocation tag.
+
+    Filters on ``cfgen-stack = <stack name>``, which every taggable resource,
+    every instance (compute-resource tags) and every job (PropagateTags) carries.
+    The tag must be activated as a cost allocation tag for the filter to match.
+    """
+
+    def subscribers() -> list[object]:
+        return [
+            Subscriber(SubscriptionType="SNS", Address=topic),
+            If(
+                naming.HAS_ALERT_EMAIL,
+                Subscriber(SubscriptionType="EMAIL", Address=email),
+                NoValue,
+            ),
+        ]
+
+    t.add_resource(
+        Budget(
+            naming.BUDGET,
+            Condition=naming.HAS_BUDGET,
+            ResourceTags=[
+                ResourceTag(Key=key, Value=value)
+                for key, value in map_tags(cfg, component="monitoring").items()
+            ],
+            Budget=BudgetData(
+                BudgetType="COST",
+                TimeUnit="MONTHLY",
+                BudgetLimit=Spend(Amount=budget, Unit="USD"),
+                CostFilters={"TagKeyValue": [Sub("user:" + STACK_TAG + "$${AWS::StackName}")]},
+            ),
+            NotificationsWithSubscribers=[
+                NotificationWithSubscribers(
+                    Notification=Notification(
+                        NotificationType="ACTUAL",
+                        ComparisonOperator="GREATER_THAN",
+                        Threshold=80,
+                        ThresholdType="PERCENTAGE",
+                    ),
+                    Subscribers=subscribers(),
+                ),
+                NotificationWithSubscribers(
+                    Notification=Notification(
+                        NotificationType="FORECASTED",
+                        ComparisonOperator="GREATER_THAN",
+                        Threshold=100,
+                        ThresholdType="PERCENTAGE",
+                    ),
+                    Subscribers=subscribers(),
+                ),
+            ],
+        )
+    )

@@ -17,6 +17,7 @@ from troposphere.ec2 import (
     MetadataOptions,
     SecurityGroup,
     SecurityGroupRule,
+    TagSpecifications,
 )
 
 from cfgen import naming
@@ -108,6 +109,12 @@ def add_network(t: Template, cfg: Profile, *, params: Params, ec2: bool) -> Netw
                 ],
                 UserData=_user_data(cfg),
             ),
+            TagSpecifications=[
+                TagSpecifications(
+                    ResourceType="launch-template",
+                    Tags=stack_tags(cfg, component="network"),
+                )
+            ],
         )
     )
     return Network(

@@ -19,7 +19,7 @@ from typing import Any
 from troposphere import Equals, Not, Parameter, Ref, Template
 
 from cfgen import naming
-from cfgen.config import LOG_RETENTION_DAYS, Platform, Profile
+from cfgen.config import FARGATE_MEMORY, LOG_RETENTION_DAYS, Platform, Profile
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class Params:
     bid_percentage: Ref | None
     on_demand_max_vcpus: Ref | None
     root_volume: Ref | None
+    assign_public_ip: Ref | None
+    monthly_budget: Ref | None
 
 
 def add_parameters(t: Template, cfg: Profile) -> Params:
@@ -90,7 +92,37 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         ),
         ConstraintDescription="must be a whole number from 1 to 100000",
     )
-    instance_types = bid = on_demand = root_volume = None
+    instance_types = bid = on_demand = root_volume = assign_public_ip = None
+    if c.on_demand_fallback:
+        fallback = "On-Demand" if ec2 else "Fargate (on-demand)"
+        on_demand = param(
+            "OnDemandMaxvCpus",
+            f"{fallback} fallback max vCPUs",
+            Type="Number",
+            Default=str(c.on_demand_max_vcpus),
+            MinValue="0",
+            MaxValue="100000",
+            Description=(
+                f"Most vCPUs of the {fallback} fallback compute environment (order 2 in the"
+                " queue), used only when Spot has no capacity or is at MaxvCpus."
+                " 0 = no fallback."
+            ),
+            ConstraintDescription="must be a whole number from 0 to 100000",
+        )
+        compute_names.append("OnDemandMaxvCpus")
+    if not ec2:
+        assign_public_ip = param(
+            "AssignPublicIp",
+            "Public IP for jobs",
+            Type="String",
+            Default="ENABLED" if c.assign_public_ip else "DISABLED",
+            AllowedValues=["ENABLED", "DISABLED"],
+            Description=(
+                "ENABLED in public subnets without a NAT gateway (jobs must reach ECR and S3);"
+                " DISABLED in private subnets. Inbound traffic stays closed either way."
+            ),
+        )
+        compute_names.append("AssignPublicIp")
     if ec2:
         instance_types = param(
             "InstanceTypes",
@@ -121,22 +153,6 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             ConstraintDescription="must be a whole number from 1 to 100",
         )
         compute_names += ["InstanceTypes", "BidPercentage"]
-        if c.on_demand_fallback:
-            on_demand = param(
-                "OnDemandMaxvCpus",
-                "On-Demand fallback max vCPUs",
-                Type="Number",
-                Default=str(c.on_demand_max_vcpus),
-                MinValue="0",
-                MaxValue="100000",
-                Description=(
-                    "Most vCPUs of the On-Demand fallback compute environment (order 2 in the"
-                    " queue), used only when Spot has no capacity or is at MaxvCpus."
-                    " 0 = no fallback."
-                ),
-                ConstraintDescription="must be a whole number from 0 to 100000",
-            )
-            compute_names.append("OnDemandMaxvCpus")
         root_volume = param(
             "RootVolumeGiB",
             "Root volume (GiB)",
@@ -202,15 +218,19 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             " (two stacks never collide); set one for CI pipelines that push by name."
         ),
     )
+    vcpu_range: dict[str, Any] = (
+        {"MinValue": "1", "MaxValue": "192", "ConstraintDescription": "must be 1-192"}
+        if ec2
+        else {"AllowedValues": [_num(v) for v in FARGATE_MEMORY]}
+    )
     job_vcpus = param(
         "JobVcpus",
         "vCPUs per job",
         Type="Number",
         Default=_num(j.vcpus),
-        MinValue="0.25" if not ec2 else "1",
-        MaxValue="192" if ec2 else "16",
-        Description="vCPUs reserved for each job.",
-        ConstraintDescription="must be a number within the platform's vCPU range",
+        Description="vCPUs reserved for each job."
+        + ("" if ec2 else " Fargate sizes: 0.25, 0.5, 1, 2, 4, 8 or 16."),
+        **vcpu_range,
     )
     job_memory = param(
         "JobMemoryMiB",
@@ -218,7 +238,7 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         Type="Number",
         Default=str(j.memory_mib),
         MinValue="512",
-        MaxValue="2000000",
+        MaxValue="2000000" if ec2 else "122880",
         Description=(
             "Memory reserved for each job, MiB. The OS and ECS agent keep part of each"
             " instance's memory: a job asking for exactly 4096 MiB does not fit a 4 GiB instance."
@@ -298,7 +318,25 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             "E-mail address told about failed jobs (confirm the subscription mail). Empty = none."
         ),
     )
-    groups.append(("Operations", ["LogRetentionDays", "AlertEmail"]))
+    operations = ["LogRetentionDays", "AlertEmail"]
+    monthly_budget = None
+    if cfg.monitoring.budget:
+        monthly_budget = param(
+            "MonthlyBudgetUsd",
+            "Monthly budget (USD)",
+            Type="Number",
+            Default=str(cfg.monitoring.monthly_budget_usd),
+            MinValue="0",
+            MaxValue="1000000000",
+            Description=(
+                "Monthly cost budget in USD for resources tagged with this stack's"
+                " cfgen-stack tag (activate it as a cost allocation tag). Alerts at 80% actual"
+                " and 100% forecast go to the alert topic and e-mail. 0 = no budget."
+            ),
+            ConstraintDescription="must be a whole number of USD, 0 for none",
+        )
+        operations.append("MonthlyBudgetUsd")
+    groups.append(("Operations", operations))
 
     # -- Conditions
     if bid is not None:
@@ -309,6 +347,8 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
     t.add_condition(naming.HAS_REPOSITORY_NAME, Not(Equals(repository_name, "")))
     t.add_condition(naming.HAS_ALERT_EMAIL, Not(Equals(alert_email, "")))
     t.add_condition(naming.HAS_SERVICE_ROLE, Not(Equals(service_role, "")))
+    if monthly_budget is not None:
+        t.add_condition(naming.HAS_BUDGET, Not(Equals(monthly_budget, "0")))
 
     # -- Rules: parameters that depend on each other
     t.add_rule(
@@ -327,6 +367,9 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             ]
         },
     )
+
+    if not ec2:
+        _add_fargate_size_rules(t, job_vcpus, job_memory)
 
     t.set_metadata(
         {
@@ -358,7 +401,30 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         bid_percentage=bid,
         on_demand_max_vcpus=on_demand,
         root_volume=root_volume,
+        assign_public_ip=assign_public_ip,
+        monthly_budget=monthly_budget,
     )
+
+
+def _add_fargate_size_rules(t: Template, vcpus: Ref, memory: Ref) -> None:
+    """Fargate runs only certain vCPU/memory pairs: reject others at deploy time."""
+    for cpu, sizes in FARGATE_MEMORY.items():
+        name = "FargateSize" + _num(cpu).replace(".", "p") + "Vcpu"
+        t.add_rule(
+            name,
+            {
+                "RuleCondition": {"Fn::Equals": [vcpus.to_dict(), _num(cpu)]},
+                "Assertions": [
+                    {
+                        "Assert": {"Fn::Contains": [[str(m) for m in sizes], memory.to_dict()]},
+                        "AssertDescription": (
+                            f"With {_num(cpu)} Fargate vCPUs, JobMemoryMiB must be one of"
+                            f" {sizes[0]}..{sizes[-1]} in steps of {sizes[1] - sizes[0]}."
+                        ),
+                    }
+                ],
+            },
+        )
 
 
 def _num(value: float) -> str:

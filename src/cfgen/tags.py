@@ -10,14 +10,21 @@ from troposphere import Sub, Tags
 
 from cfgen.config import Profile
 
+#: Cost-allocation tag naming the stack; the budget filters on it.
+STACK_TAG = "cfgen-stack"
 
-def stack_tags(profile: Profile, *, component: str) -> Tags:
-    """Tags for taggable resources that accept a list of {Key, Value}."""
+
+def _values(profile: Profile, component: str) -> dict[str, object]:
     values: dict[str, object] = dict(profile.tags)
     values["cfgen:profile"] = profile.name
     values["cfgen:component"] = component
-    values["cfgen:stack"] = Sub("${AWS::StackName}")
-    return Tags(**values)
+    values[STACK_TAG] = Sub("${AWS::StackName}")
+    return values
+
+
+def stack_tags(profile: Profile, *, component: str) -> Tags:
+    """Tags for taggable resources that accept a list of {Key, Value}."""
+    return Tags(**_values(profile, component))
 
 
 def map_tags(profile: Profile, *, component: str) -> dict[str, object]:
@@ -26,8 +33,4 @@ def map_tags(profile: Profile, *, component: str) -> dict[str, object]:
     Compute-resource tags replace the compute environment when they change, so
     these contain only build-time values and the stack name (fixed for a stack).
     """
-    values: dict[str, object] = dict(profile.tags)
-    values["cfgen:profile"] = profile.name
-    values["cfgen:component"] = component
-    values["cfgen:stack"] = Sub("${AWS::StackName}")
-    return values
+    return _values(profile, component)

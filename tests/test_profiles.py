@@ -1,0 +1,188 @@
+"""The template library: what each profile's template must say (rendered, then inspected)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from cfgen.config import instance_architecture, list_profiles, load_profile
+from cfgen.render import to_data
+
+Data = dict[str, Any]
+
+
+@cache
+def data(name: str) -> Data:
+    return to_data(load_profile(name))
+
+
+def resources_of(d: Data, type_: str) -> dict[str, Data]:
+    return {k: v for k, v in d["Resources"].items() if v["Type"] == type_}
+
+
+def queue_order(d: Data) -> list[str]:
+    out = []
+    for entry in d["Resources"]["JobQueue"]["Properties"]["ComputeEnvironmentOrder"]:
+        body = entry["Fn::If"][1] if "Fn::If" in entry else entry
+        out.append(body["ComputeEnvironment"]["Ref"])
+    return out
+
+
+def test_all_five_profiles_exist() -> None:
+    assert set(list_profiles()) == {"default", "spot-only", "gpu", "arm64", "fargate-spot"}
+
+
+@pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
+def test_every_profile_is_spot_first_with_the_retry_contract(name: str) -> None:
+    d = data(name)
+    first = d["Resources"][queue_order(d)[0]]["Properties"]["ComputeResources"]["Type"]
+    assert first in ("SPOT", "FARGATE_SPOT")
+    rules = d["Resources"]["WorkerJobDefinition"]["Properties"]["RetryStrategy"]["EvaluateOnExit"]
+    assert rules[0] == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}
+    assert {"OnExitCode": "75", "Action": "RETRY"} in rules
+    assert {"OnExitCode": "143", "Action": "RETRY"} in rules
+    assert rules[-1] == {"OnReason": "*", "Action": "EXIT"}
+    assert len(rules) <= 5
+    assert "arn:aws:" not in json.dumps(d)
+
+
+def test_spot_only_has_a_single_compute_environment() -> None:
+    d = data("spot-only")
+    assert list(resources_of(d, "AWS::Batch::ComputeEnvironment")) == ["SpotComputeEnvironment"]
+    assert queue_order(d) == ["SpotComputeEnvironment"]
+    assert "OnDemandMaxvCpus" not in d["Parameters"]
+    assert "HasOnDemandFallback" not in d["Conditions"]
+
+
+def test_gpu_profile_uses_the_nvidia_ami_and_gpu_requirements() -> None:
+    d = data("gpu")
+    for ce in resources_of(d, "AWS::Batch::ComputeEnvironment").values():
+        assert ce["Properties"]["ComputeResources"]["Ec2Configuration"] == [
+            {"ImageType": "ECS_AL2023_NVIDIA"}
+        ]
+    families = {t.split(".")[0] for t in d["Parameters"]["InstanceTypes"]["Default"].split(",")}
+    assert {"g4dn", "g5", "g6"} <= families
+    reqs = d["Resources"]["WorkerJobDefinition"]["Properties"]["ContainerProperties"][
+        "ResourceRequirements"
+    ]
+    assert {"Type": "GPU", "Value": "1"} in reqs
+    assert int(d["Parameters"]["RootVolumeGiB"]["Default"]) >= 100
+
+
+def test_arm64_profile_lists_only_graviton_types() -> None:
+    d = data("arm64")
+    types = d["Parameters"]["InstanceTypes"]["Default"].split(",")
+    assert len(types) >= 10
+    assert {instance_architecture(t).value for t in types} == {"arm64"}
+    assert not any(t.startswith("a1") for t in types)
+    assert {t.split(".")[0] for t in types} >= {"c7g", "m7g", "r7g"}
+
+
+def test_fargate_profile_has_no_instances_and_a_fargate_job_definition() -> None:
+    d = data("fargate-spot")
+    for absent in ("ComputeLaunchTemplate", "InstanceRole", "InstanceProfile"):
+        assert absent not in d["Resources"]
+    for p in ("InstanceTypes", "BidPercentage", "RootVolumeGiB"):
+        assert p not in d["Parameters"]
+    assert queue_order(d) == ["FargateSpotComputeEnvironment", "FargateComputeEnvironment"]
+    spot = d["Resources"]["FargateSpotComputeEnvironment"]["Properties"]["ComputeResources"]
+    assert spot["Type"] == "FARGATE_SPOT"
+    assert set(spot) == {"Type", "MaxvCpus", "Subnets", "SecurityGroupIds"}
+    fallback = d["Resources"]["FargateComputeEnvironment"]
+    assert fallback["Condition"] == "HasOnDemandFallback"
+    assert fallback["Properties"]["ComputeResources"]["Type"] == "FARGATE"
+    jd = d["Resources"]["WorkerJobDefinition"]["Properties"]
+    assert jd["PlatformCapabilities"] == ["FARGATE"]
+    cp = jd["ContainerProperties"]
+    assert cp["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+    assert cp["NetworkConfiguration"] == {"AssignPublicIp": {"Ref": "AssignPublicIp"}}
+    assert cp["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+    assert {"OnStatusReason": "Your Spot Task was interrupted*", "Action": "RETRY"} in jd[
+        "RetryStrategy"
+    ]["EvaluateOnExit"]
+
+
+def test_fargate_size_rules_reject_invalid_pairs() -> None:
+    d = data("fargate-spot")
+    rule = d["Rules"]["FargateSize1Vcpu"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "JobVcpus"}, "1"]}
+    allowed = rule["Assertions"][0]["Assert"]["Fn::Contains"][0]
+    assert allowed == [str(m) for m in range(2048, 8193, 1024)]
+    assert d["Parameters"]["JobVcpus"]["AllowedValues"] == ["0.25", "0.5", "1", "2", "4", "8", "16"]
+
+
+# --------------------------------------------------------------------------- budget and tags
+
+
+@pytest.mark.parametrize("name", ["default", "fargate-spot"])
+def test_budget_is_optional_filtered_on_the_stack_tag_and_notifies_the_topic(name: str) -> None:
+    d = data(name)
+    budget = d["Resources"]["MonthlyBudget"]
+    assert budget["Condition"] == "HasBudget"
+    assert d["Conditions"]["HasBudget"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "MonthlyBudgetUsd"}, "0"]}]
+    }
+    assert d["Parameters"]["MonthlyBudgetUsd"]["Default"] == "0"
+    props = budget["Properties"]
+    assert props["Budget"]["BudgetLimit"] == {"Amount": {"Ref": "MonthlyBudgetUsd"}, "Unit": "USD"}
+    assert props["Budget"]["CostFilters"] == {
+        "TagKeyValue": [{"Fn::Sub": "user:cfgen-stack$${AWS::StackName}"}]
+    }
+    notes = {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"])
+        for n in props["NotificationsWithSubscribers"]
+    }
+    assert notes == {("ACTUAL", 80), ("FORECASTED", 100)}
+    for n in props["NotificationsWithSubscribers"]:
+        assert n["Subscribers"][0] == {"SubscriptionType": "SNS", "Address": {"Ref": "AlertTopic"}}
+        assert n["Subscribers"][1]["Fn::If"][0] == "HasAlertEmail"
+    statements = d["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    budgets = next(
+        s for s in statements if s["Principal"] == {"Service": ["budgets.amazonaws.com"]}
+    )
+    assert budgets["Action"] == ["sns:Publish"]
+    assert budgets["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_profile_without_budget_renders_none(tmp_path: Any) -> None:
+    path = tmp_path / "nobudget.toml"
+    path.write_text("[monitoring]\nbudget = false\n", encoding="utf-8")
+    d = to_data(load_profile(str(path)))
+    assert "MonthlyBudget" not in d["Resources"]
+    assert "MonthlyBudgetUsd" not in d["Parameters"]
+    statements = d["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert len(statements) == 1
+
+
+def tags_of(resource: Data) -> dict[str, Any]:
+    p = resource["Properties"]
+    tags = p.get("Tags") or p.get("ResourceTags")
+    if "TagSpecifications" in p:
+        tags = p["TagSpecifications"][0]["Tags"]
+    if isinstance(tags, list):
+        return {t["Key"]: t["Value"] for t in tags}
+    return dict(tags or {})
+
+
+@pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
+def test_cost_allocation_tags_reach_every_taggable_resource_instances_and_jobs(name: str) -> None:
+    d = data(name)
+    expected = {"project", "environment", "cost-centre", "cfgen-stack"}
+    untaggable = {
+        "AWS::IAM::InstanceProfile",
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SNS::Subscription",
+    }
+    for logical_id, resource in d["Resources"].items():
+        if resource["Type"] in untaggable:
+            continue
+        assert expected <= set(tags_of(resource)), logical_id
+    for ce_id, ce in resources_of(d, "AWS::Batch::ComputeEnvironment").items():
+        cr = ce["Properties"]["ComputeResources"]
+        if cr["Type"] in ("SPOT", "EC2"):
+            assert expected <= set(cr["Tags"]), ce_id  # reaches the instances
+    assert d["Resources"]["WorkerJobDefinition"]["Properties"]["PropagateTags"] is True
