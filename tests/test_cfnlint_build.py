@@ -71,8 +71,11 @@ def test_only_the_budget_is_region_specific(tmp_path: Path) -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(
         # Every profile uses a subset of the default template's resource types.
-        [str(cfn_lint), "--format", "parseable", "--regions", *COMMERCIAL_REGIONS, "--"]
-        + [str(BUILD / "cloudformation.yaml")],
+        [
+            str(cfn_lint),
+            *("--format", "parseable", "--regions", *COMMERCIAL_REGIONS),
+            *("--", str(BUILD / "cloudformation.yaml")),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
