@@ -86,3 +86,18 @@ def test_cfgen_check_passes_and_detects_drift(
     assert "cloudformation.yaml: differs from a fresh render" in drift.stderr
     assert "old.yaml: no profile renders it" in drift.stderr
     assert REGENERATE in drift.stderr
+
+
+def test_readme_profile_table_is_current() -> None:
+    import re
+
+    from cfgen.cli import profiles_markdown
+
+    readme = (BUILD.parent / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- BEGIN profiles -->\n(.*?)<!-- END profiles -->", readme, re.S)
+    assert match, "README.md lacks the profiles markers"
+    expected = profiles_markdown([load_profile(n) for n in list_profiles()])
+    assert match.group(1) == expected, (
+        "README profile table is stale; regenerate it with: python -m cfgen list --markdown"
+        " (paste between the profiles markers)"
+    )

@@ -21,7 +21,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from cfgen.config import Profile
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -235,16 +238,39 @@ def _yaml_files(folder: Path) -> list[str]:
 
 
 def _list(argv: list[str]) -> int:
-    _Parser(prog="cfgen list", description="List the profiles, one line each.").parse_args(argv)
+    parser = _Parser(prog="cfgen list", description="List the profiles, one line each.")
+    parser.add_argument(
+        "--markdown", action="store_true", help="a Markdown table with resource counts (README)"
+    )
+    args = parser.parse_args(argv)
     from cfgen.config import ConfigError, list_profiles, load_profile
 
+    profiles = []
     for name in list_profiles():
         try:
-            profile = load_profile(name)
+            profiles.append(load_profile(name))
         except ConfigError as err:
             raise UsageError(str(err)) from None
-        print(f"{name:<14} {profile.output_file:<22} {profile.description}")
+    if args.markdown:
+        print(profiles_markdown(profiles), end="")
+        return EXIT_OK
+    for profile in profiles:
+        print(f"{profile.name:<14} {profile.output_file:<22} {profile.description}")
     return EXIT_OK
+
+
+def profiles_markdown(profiles: Sequence[Profile]) -> str:
+    """The README's profile table: name, file, what it is for, resources."""
+    from cfgen.render import to_data
+
+    lines = [
+        "| profile | template | what it is for | resources |",
+        "|---|---|---|---|",
+    ]
+    for p in profiles:
+        count = len(to_data(p)["Resources"])
+        lines.append(f"| `{p.name}` | `build/{p.output_file}` | {p.description} | {count} |")
+    return "\n".join(lines) + "\n"
 
 
 _LOCAL_COMMANDS: dict[str, Callable[[list[str]], int]] = {
