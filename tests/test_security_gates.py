@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,11 @@ pytestmark = pytest.mark.skipif(not BUILD, reason="build/ holds no rendered temp
 
 def _offline(tool: str, *args: str) -> tuple[dict[str, Any], str]:
     """Run a gate under the network-refusing audit hook: (report, stdout)."""
-    report = ROOT / ".pytest_cache" / f"gate-{tool}.json"
-    report.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        return _offline_in(Path(tmp) / f"{tool}.json", tool, *args)
+
+
+def _offline_in(report: Path, tool: str, *args: str) -> tuple[dict[str, Any], str]:
     done = subprocess.run(
         [sys.executable, str(OFFLINE_RUN), str(report), tool, *args],
         capture_output=True,
