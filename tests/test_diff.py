@@ -82,11 +82,18 @@ def test_scaling_change_is_safe(tmp_path: Path) -> None:
     assert main([str(old), str(new)]) == 0
 
 
-def test_compute_resources_type_forces_replacement(tmp_path: Path) -> None:
+def test_spot_to_fargate_forces_replacement(tmp_path: Path) -> None:
     old = write(tmp_path, "a.yaml")
-    new = write(tmp_path, "b.yaml", ce_type="EC2", strategy="BEST_FIT_PROGRESSIVE")
+    new = write(tmp_path, "b.yaml", ce_type="FARGATE_SPOT")
     assert kinds(old, new) == [("REPLACE", "SpotCe"), ("INTERRUPT", "SpotCe")]
     assert main([str(old), str(new)]) == 1
+
+
+def test_spot_to_ec2_is_an_infrastructure_update(tmp_path: Path) -> None:
+    old = write(tmp_path, "a.yaml")
+    new = write(tmp_path, "b.yaml", ce_type="EC2", strategy="BEST_FIT_PROGRESSIVE")
+    assert kinds(old, new) == [("INTERRUPT", "SpotCe")]
+    assert main([str(old), str(new)]) == 0
 
 
 def test_instance_types_with_service_linked_role_is_an_infrastructure_update(
@@ -193,14 +200,14 @@ def test_not_a_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = write(tmp_path, "a.yaml")
-    new = write(tmp_path, "b.yaml", ce_type="EC2", strategy="BEST_FIT_PROGRESSIVE")
+    new = write(tmp_path, "b.yaml", ce_type="FARGATE")
     assert main(["--json", str(old), str(new)]) == 1
     assert '"kind": "REPLACE"' in capsys.readouterr().out
 
 
 def test_through_python_m_cfgen(tmp_path: Path) -> None:
     old = write(tmp_path, "a.yaml")
-    new = write(tmp_path, "b.yaml", ce_type="EC2", strategy="BEST_FIT_PROGRESSIVE")
+    new = write(tmp_path, "b.yaml", ce_type="FARGATE")
     done = subprocess.run(
         [sys.executable, "-m", "cfgen", "diff", str(old), str(new)],
         capture_output=True,
@@ -209,3 +216,10 @@ def test_through_python_m_cfgen(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "REPLACE   SpotCe (AWS::Batch::ComputeEnvironment)" in done.stdout
+
+
+def test_fargate_subnet_change_is_in_place(tmp_path: Path) -> None:
+    old = write(tmp_path, "a.yaml", ce_type="FARGATE_SPOT")
+    new = tmp_path / "b.yaml"
+    new.write_text(old.read_text().replace("[subnet-1]", "[subnet-1, subnet-2]"))
+    assert kinds(old, new) == []

@@ -6,7 +6,8 @@ Reports, per resource:
   (from the resource schemas cfn-lint bundles), its Type changed, or, for a
   Batch compute environment, a property that needs an infrastructure update
   changed while the CE cannot do one (custom ServiceRole, or an allocation
-  strategy other than BEST_FIT_PROGRESSIVE / SPOT_*), so Batch replaces it;
+  strategy other than BEST_FIT_PROGRESSIVE / SPOT_*), or a Fargate CE changed
+  anything but its subnets and security groups, so Batch replaces it;
 * ``REMOVE``    it is gone from NEW (deleted with the update);
 * ``INTERRUPT`` the update disturbs running jobs: a compute environment is
   replaced or removed (its instances terminate), or an infrastructure update
@@ -38,8 +39,9 @@ LT = "AWS::EC2::LaunchTemplate"
 
 # ComputeResources properties whose change needs an infrastructure update:
 # in place (instances replaced) when the CE supports it, replacement otherwise.
-# https://docs.aws.amazon.com/batch/latest/userguide/updating-compute-environments.html
+# https://docs.aws.amazon.com/batch/latest/userguide/infrastructure-updates.html
 INFRA_UPDATE_PROPERTIES = (
+    "Type",  # EC2 <-> SPOT; anything involving Fargate is a replacement
     "AllocationStrategy",
     "BidPercentage",
     "Ec2Configuration",
@@ -54,8 +56,10 @@ INFRA_UPDATE_PROPERTIES = (
     "Tags",
     "UpdateToLatestImageVersion",
 )
-# ComputeResources properties that cannot change at all.
-ALWAYS_REPLACE_PROPERTIES = ("Type",)
+# What a Fargate compute environment can change in place (no instances to replace).
+# https://docs.aws.amazon.com/batch/latest/userguide/updating-compute-environments.html
+FARGATE_IN_PLACE = frozenset({"SecurityGroupIds", "Subnets"})
+FARGATE_TYPES = frozenset({"FARGATE", "FARGATE_SPOT"})
 INFRA_UPDATE_STRATEGIES = frozenset(
     {"BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"}
 )
@@ -185,11 +189,13 @@ def _ce_changes(
     cr_new = _get(after, ("ComputeResources",))
     cr_old = cr_old if isinstance(cr_old, dict) else {}
     cr_new = cr_new if isinstance(cr_new, dict) else {}
-    for prop in ALWAYS_REPLACE_PROPERTIES:
-        if _norm(cr_old.get(prop)) != _norm(cr_new.get(prop)):
-            replace_now.append(f"ComputeResources.{prop}")
+    fargate = cr_old.get("Type") in FARGATE_TYPES or cr_new.get("Type") in FARGATE_TYPES
     for prop in INFRA_UPDATE_PROPERTIES:
-        if _norm(cr_old.get(prop)) != _norm(cr_new.get(prop)):
+        if _norm(cr_old.get(prop)) == _norm(cr_new.get(prop)):
+            continue
+        if fargate and prop not in FARGATE_IN_PLACE:
+            replace_now.append(f"ComputeResources.{prop}")
+        elif not fargate:
             changed.append(f"ComputeResources.{prop}")
     lt_id = _referenced_lt(after)
     if lt_id and _referenced_lt(before) == lt_id and _lt_changed(old, new, lt_id):
