@@ -223,3 +223,9 @@ def test_fargate_subnet_change_is_in_place(tmp_path: Path) -> None:
     new = tmp_path / "b.yaml"
     new.write_text(old.read_text().replace("[subnet-1]", "[subnet-1, subnet-2]"))
     assert kinds(old, new) == []
+
+
+def test_switching_to_a_custom_service_role_replaces_the_ce(tmp_path: Path) -> None:
+    role = "      ServiceRole: arn:aws:iam::123456789012:role/batch\n"
+    old, new = write(tmp_path, "a.yaml"), write(tmp_path, "b.yaml", service_role=role)
+    assert kinds(old, new) == [("REPLACE", "SpotCe"), ("INTERRUPT", "SpotCe")]

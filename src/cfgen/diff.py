@@ -190,6 +190,10 @@ def _ce_changes(
     cr_old = cr_old if isinstance(cr_old, dict) else {}
     cr_new = cr_new if isinstance(cr_new, dict) else {}
     fargate = cr_old.get("Type") in FARGATE_TYPES or cr_new.get("Type") in FARGATE_TYPES
+    # UpdateComputeEnvironment cannot switch between the service-linked role and a
+    # custom ServiceRole, in either direction.
+    if ("ServiceRole" in before) != ("ServiceRole" in after):
+        replace_now.append("ServiceRole (service-linked <-> custom role)")
     for prop in INFRA_UPDATE_PROPERTIES:
         if _norm(cr_old.get(prop)) == _norm(cr_new.get(prop)):
             continue
