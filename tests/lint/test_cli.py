@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from cfgen.lint.cli import main
-from tests.lint.conftest import FIXTURES
+
+from .helpers import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = FIXTURES / "good" / "batch_spot.yaml"

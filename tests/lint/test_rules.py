@@ -13,7 +13,8 @@ import pytest
 from cfnlint.rules import CloudFormationLintRule
 
 import cfgen.lint.rules as rules_module
-from tests.lint.conftest import FIXTURES, cfgen_findings, expected, findings
+
+from .helpers import FIXTURES, cfgen_findings, expected, findings
 
 BAD = sorted((FIXTURES / "bad").glob("*.yaml"))
 GOOD = sorted((FIXTURES / "good").glob("*.yaml"))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import cfnlint.core
 from cfnlint.api import lint
-from cfnlint.config import ConfigMixIn
 
 from cfgen.lint import RULES_DIR
 
@@ -49,4 +48,4 @@ def expected(path: Path) -> Counter[tuple[str, int]]:
     return out
 
 
-__all__ = ["FIXTURES", "ConfigMixIn", "cfgen_findings", "expected", "findings"]
+__all__ = ["FIXTURES", "cfgen_findings", "expected", "findings"]
