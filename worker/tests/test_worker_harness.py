@@ -253,3 +253,37 @@ def test_decimal_sums_are_exact(s3: Any, bucket: str, tmp_path: Path) -> None:
     assert count == 1001
     assert total == Decimal("12345678901234567990.000000001")
     assert hi == Decimal("12345678901234567890.000000001")
+
+
+def upper_expected(recs: list[Any]) -> list[bytes]:
+    out = [json.dumps({"n": i + 1, "KEY": k.upper()}).encode() for i, (k, _) in enumerate(recs)]
+    return [*out, json.dumps({"total": len(recs)}).encode()]
+
+
+def test_custom_map_task_streams_parts(s3: Any, bucket: str, tmp_path: Path) -> None:
+    recs = gen_records(2000, 8)
+    put_inputs(s3, bucket, {"input/a.jsonl": jsonl(recs)})
+    env = worker_env(
+        bucket,
+        tmp_path,
+        CFGEN_TASK="sw_example_tasks:upper",
+        CFGEN_CHECKPOINT_SECONDS=0,
+        CFGEN_READ_CHUNK_BYTES=8192,
+    )
+    run = run_inprocess(env)
+    assert run.code == 0, run.raw
+    assert committed_lines(s3, bucket) == upper_expected(recs)
+    manifest = json.loads(
+        s3.get_object(Bucket=bucket, Key="output/job-1234/_commits/shard-00000-of-00001.json")[
+            "Body"
+        ].read()
+    )
+    parts = manifest["objects"][0]["parts"]
+    assert len(parts) > 5 and parts[-1].endswith("/final.jsonl")
+    assert manifest["task"] == "upper"
+
+
+def test_unknown_task_is_a_usage_error(bucket: str, tmp_path: Path) -> None:
+    run = run_subprocess(worker_env(bucket, tmp_path, CFGEN_TASK="no_such_module:factory"))
+    assert run.code == exitcodes.USAGE
+    assert run.raw.startswith("CFGEN_TASK='no_such_module:factory': cannot load")

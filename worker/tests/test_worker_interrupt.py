@@ -298,3 +298,26 @@ def test_racing_attempts_commit_once(
     assert commits["KeyCount"] == 1
     assert committed_lines(s3, bucket) == reference["parts"]
     assert committed_lines(s3, bucket, "deadletters") == reference["deadletters"]
+
+
+def test_sigterm_map_task_parts_identical(s3: Any, bucket: str, tmp_path: Path) -> None:
+    """A streaming (map-style) task: its bytes-<a>-<b> parts tile the input exactly."""
+    recs = gen_records(20_000, 77)
+    s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=jsonl(recs))
+    env = worker_env(
+        bucket,
+        tmp_path,
+        CFGEN_TASK="sw_example_tasks:upper",
+        CFGEN_CHECKPOINT_SECONDS=0.2,
+        PYTHONPATH=str(Path(__file__).parent),
+        **SLOW,
+    )
+    worker = Worker(env)
+    worker.wait_for(nth("checkpoint", 2))
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
+    assert again.code == 0, again.raw
+    lines = committed_lines(s3, bucket)
+    want = [json.dumps({"n": i + 1, "KEY": k.upper()}).encode() for i, (k, _) in enumerate(recs)]
+    assert lines == [*want, json.dumps({"total": len(recs)}).encode()]

@@ -105,6 +105,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     imds = env.get("CFGEN_IMDS_POLL", "auto") or "auto"
     if imds not in {"auto", "0", "1"}:
         raise ConfigError(f"CFGEN_IMDS_POLL={imds!r}: must be auto, 0 or 1")
+    if imds == "auto" and env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+        imds = "0"
     task = env.get("CFGEN_TASK", "aggregate") or "aggregate"
     if task != "aggregate" and ":" not in task:
         raise ConfigError(f"CFGEN_TASK={task!r}: must be 'aggregate' or 'package.module:factory'")
