@@ -85,3 +85,19 @@ def test_plain_cfn_lint_append_rules(rules: str, tmp_path: Path) -> None:
         cwd=tmp_path,  # no .cfnlintrc here
     )
     assert ":E9040:" in done.stdout, done.stdout + done.stderr
+
+
+def test_e9050_metric_names_from_cfnlintrc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".cfnlintrc").write_text(
+        "configure_rules:\n  E9050:\n    metric_names: [Foo, Bar]\n", encoding="utf-8"
+    )
+    assert main(["--format", "parseable", "--", str(GOOD)]) == 2
+    assert ":E9050:AWS/Batch publishes no metric JobsFailed" in capsys.readouterr().out
+
+
+def test_e9050_metric_name_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--format", "parseable", "-x", "E9050:metric_names=JobsFailed", "--", str(GOOD)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == ""

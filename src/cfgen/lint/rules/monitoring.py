@@ -48,8 +48,9 @@ class BatchMetric(CloudFormationLintRule):
     description = (
         "AWS Batch publishes every AWS/Batch metric with exactly the JobQueueName "
         "dimension; alarms using JobQueue, ComputeEnvironment or no dimension watch a "
-        "series that never receives data. Metric names are checked against the list "
-        "configured with -x E9050:metric_names=... (the documented table)."
+        "series that never receives data. Metric names are checked against the "
+        "documented names you configure: configure_rules E9050 metric_names in "
+        ".cfnlintrc, or -x E9050:metric_names=Name for one name."
     )
     source_url = _BATCH_METRICS
     tags: ClassVar[list[str]] = ["resources", "cloudwatch", "batch"]
