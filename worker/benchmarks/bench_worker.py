@@ -101,8 +101,12 @@ def make_object(path: Path, size: int, seed: int) -> int:
     return written
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one subprocess; RSS from wait4, its own."""
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, float]:
+    """(wall s, peak RSS MB, stdout, CPU s) of one subprocess; RSS and CPU from wait4, its own.
+
+    CPU time (user + system) is reported beside wall time because the machine may
+    be shared: other processes stretch wall time, much less a process's CPU time.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out_chunks = []
@@ -115,7 +119,8 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     if proc.returncode != 0:
         assert proc.stderr is not None
         raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss // 1024, b"".join(out_chunks).decode()
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss // 1024, b"".join(out_chunks).decode(), cpu
 
 
 def main() -> int:
@@ -202,16 +207,22 @@ def main() -> int:
                     assert done["records"] == int(records), done
                     assert done["bytes"] == uploaded, done
                 bare_s = min(r[0] for r in bare_runs)
+                bare_cpu = min(r[3] for r in bare_runs)
                 bare_rss = max(r[1] for r in bare_runs)
                 h_s = min(r[0] for r in h_runs)
+                h_cpu = min(r[3] for r in h_runs)
                 h_rss = max(r[1] for r in h_runs)
                 rows.append((size, uploaded, int(records), bare_s, bare_rss, h_s, h_rss))
                 mb = uploaded / MB
                 print(
-                    f"{mb:6.0f} MB {int(records):>10,} rec | best of {reps}: "
-                    f"bare {bare_s:6.1f} s {mb / bare_s:4.1f} MB/s rss {bare_rss:3d} MB | "
-                    f"harness {h_s:6.1f} s {mb / h_s:4.1f} MB/s rss {h_rss:3d} MB | "
-                    f"overhead {100 * (h_s / bare_s - 1):+5.1f} %",
+                    f"{mb:6.0f} MB {int(records):>10,} rec, best of {reps}, load "
+                    f"{os.getloadavg()[0]:.1f}\n"
+                    f"    bare    wall {bare_s:6.1f} s {mb / bare_s:5.1f} MB/s  "
+                    f"cpu {bare_cpu:6.1f} s {mb / bare_cpu:5.1f} MB/s  peak rss {bare_rss:3d} MB\n"
+                    f"    harness wall {h_s:6.1f} s {mb / h_s:5.1f} MB/s  "
+                    f"cpu {h_cpu:6.1f} s {mb / h_cpu:5.1f} MB/s  peak rss {h_rss:3d} MB\n"
+                    f"    overhead wall {100 * (h_s / bare_s - 1):+5.1f} %  "
+                    f"cpu {100 * (h_cpu / bare_cpu - 1):+5.1f} %",
                     flush=True,
                 )
             interrupt_size = max([s for s in sizes if s < 1000] or sizes)
@@ -257,7 +268,7 @@ def main() -> int:
                 durable = interrupt[0]["bytes"] if interrupt else last_ckpt["bytes"]
                 rate = last_ckpt["rate_bytes_s"]
                 lost_s = 0.0 if interrupt else killed_at - last_ckpt["_t"]
-                _, _, out2 = measure(
+                _, _, out2, _ = measure(
                     [sys.executable, "-m", "spotworker"], {**wenv, "AWS_BATCH_JOB_ATTEMPT": "2"}
                 )
                 ev2 = [json.loads(x) for x in out2.splitlines()]
