@@ -110,7 +110,7 @@ if [[ "$status" != DELETE_IN_PROGRESS ]]; then
         die "delete-stack failed: $(cli_error "$out")"
     fi
 fi
-wait_for_stack "$stack_id" "$last_event" "$timeout"
+wait_for_stack "$stack_id" "$last_event" "$timeout" listed_stack_status
 final=$STACK_FINAL_STATUS
 case "$final" in
 DELETE_COMPLETE | "") log "stack $stack: DELETE_COMPLETE" ;;

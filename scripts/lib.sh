@@ -147,18 +147,31 @@ _print_new_events() {
     fi
 }
 
-# wait_for_stack STACK_OR_ID LAST_SEEN_ID TIMEOUT_S: stream events until the
-# status is no longer *_IN_PROGRESS (or the timeout); sets STACK_FINAL_STATUS.
+# listed_stack_status STACK_ID: the status from ListStacks, which also lists
+# deleted stacks. Used while deleting: describe-stacks of a deleted stack makes
+# moto evaluate its outputs again, which re-creates resources (docs/moto-notes.md).
+listed_stack_status() {
+    local out
+    out="$(awscli cloudformation list-stacks \
+        --query "StackSummaries[?StackId=='$1'].StackStatus | [0]" --output text)" ||
+        die "list-stacks failed"
+    [[ "$out" == "None" ]] && out=""
+    printf '%s' "$out"
+}
+
+# wait_for_stack STACK_OR_ID LAST_SEEN_ID TIMEOUT_S [STATUS_FUNCTION]: stream
+# events until the status is no longer *_IN_PROGRESS (or the timeout); sets
+# STACK_FINAL_STATUS. STATUS_FUNCTION defaults to stack_status.
 # Not for use in $(...): the failed events it collects must reach report_failures.
 STACK_FINAL_STATUS=""
 wait_for_stack() {
-    local stack=$1 timeout=$3 status start poll
+    local stack=$1 timeout=$3 status_of=${4:-stack_status} status start poll
     LAST_EVENT_ID=$2
     poll="$(poll_seconds)"
     start=$SECONDS
     while :; do
         _print_new_events "$stack" "$LAST_EVENT_ID"
-        status="$(stack_status "$stack")"
+        status="$("$status_of" "$stack")"
         case "$status" in
         *_IN_PROGRESS | CREATE_PENDING) ;;
         *)
