@@ -98,6 +98,5 @@ def test_readme_profile_table_is_current() -> None:
     assert match, "README.md lacks the profiles markers"
     expected = profiles_markdown([load_profile(n) for n in list_profiles()])
     assert match.group(1) == expected, (
-        "README profile table is stale; regenerate it with: python -m cfgen list --markdown"
-        " (paste between the profiles markers)"
+        "README profile table is stale; regenerate it with: python -m cfgen docs --update-readme"
     )

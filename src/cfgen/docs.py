@@ -475,9 +475,16 @@ def update_readme(readme_text: str, profile: Profile | str) -> str:
     from cfgen.config import load_profile
     from cfgen.render import to_data
 
+    from cfgen.cli import profiles_markdown
+    from cfgen.config import list_profiles
+
     if isinstance(profile, str):
         profile = load_profile(profile)
-    return replace_sections(readme_text, readme_sections(to_data(profile)))
+    sections = readme_sections(to_data(profile))
+    if "<!-- BEGIN profiles -->" in readme_text:
+        # The table of every profile (name, file, purpose, resource count).
+        sections["profiles"] = "\n" + profiles_markdown([load_profile(n) for n in list_profiles()])
+    return replace_sections(readme_text, sections)
 
 
 # --------------------------------------------------------------------------- command line
