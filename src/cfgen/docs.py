@@ -472,11 +472,9 @@ def replace_sections(text: str, sections: Mapping[str, str], *, source: str = "R
 def update_readme(readme_text: str, profile: Profile | str) -> str:
     """The README with its parameters, outputs and diagram sections rendered from
     ``profile`` (a Profile, or a name or path for ``load_profile``)."""
-    from cfgen.config import load_profile
-    from cfgen.render import to_data
-
     from cfgen.cli import profiles_markdown
-    from cfgen.config import list_profiles
+    from cfgen.config import list_profiles, load_profile
+    from cfgen.render import to_data
 
     if isinstance(profile, str):
         profile = load_profile(profile)
