@@ -321,3 +321,27 @@ def test_sigterm_map_task_parts_identical(s3: Any, bucket: str, tmp_path: Path) 
     lines = committed_lines(s3, bucket)
     want = [json.dumps({"n": i + 1, "KEY": k.upper()}).encode() for i, (k, _) in enumerate(recs)]
     assert lines == [*want, json.dumps({"total": len(recs)}).encode()]
+
+
+def test_hung_flush_still_exits_143_within_grace(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    """If the flush hangs, exit 143 before ECS's SIGKILL (137 would not be retried)."""
+    make_inputs(s3, bucket)
+    env = worker_env(
+        bucket,
+        tmp_path,
+        CFGEN_CHECKPOINT_SECONDS=0.2,
+        CFGEN_GRACE_SECONDS=1,
+        FAULT_SLOW_CHECKPOINT=20,
+        **SLOW,
+    )
+    worker = Worker(env)
+    worker.wait_for(nth("checkpoint"))
+    worker.proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    assert time.monotonic() - started < 10
+    assert worker.named("grace_expired")
+    assert not worker.named("interrupt")  # the flush never finished
+    check_resume(s3, bucket, env | {"FAULT_SLOW_CHECKPOINT": "0"}, reference)

@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return exitcodes.USAGE
     log = EventLog(job_id=cfg.job_id, array_index=cfg.array_index, attempt=cfg.attempt)
+    stop.arm_watchdog(cfg.grace_seconds, log)
     return run(cfg, log, stop)
 
 

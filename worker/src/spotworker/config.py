@@ -36,6 +36,8 @@ class Config:
     read_chunk_bytes: int = 1024 * 1024
     s3_max_attempts: int = 8
     #: "auto" (poll only on Batch, when reachable), "1" or "0".
+    #: After SIGTERM, exit 143 at the latest this much later (the stop timeout is ~110 s).
+    grace_seconds: float = 95.0
     imds_poll: str = "auto"
     imds_endpoint: str = "http://169.254.169.254"
     imds_interval_seconds: float = 5.0
@@ -133,6 +135,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         max_record_bytes=max_record,
         read_chunk_bytes=chunk,
         s3_max_attempts=s3_attempts,
+        grace_seconds=_float(env, "CFGEN_GRACE_SECONDS", 95.0, 0.0, 3600.0),
         imds_poll=imds,
         imds_endpoint=(
             env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "") or "http://169.254.169.254"

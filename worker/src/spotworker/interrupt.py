@@ -9,6 +9,7 @@ stops for good at the first failure to get a token (IMDS unreachable).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -25,12 +26,38 @@ class StopFlag:
         self.reason = ""
         self.signals = 0
         self.first_at = 0.0
+        self.grace_seconds = 0.0
+        self.log: EventLog | None = None
 
     def request(self, reason: str) -> None:
         if not self.requested:
             self.first_at = time.monotonic()
             self.reason = reason
         self.requested = True
+
+    def arm_watchdog(self, grace_seconds: float, log: EventLog) -> None:
+        """After a SIGTERM, exit 143 at the latest ``grace_seconds`` later.
+
+        ECS sends SIGKILL when ECS_CONTAINER_STOP_TIMEOUT runs out, and a killed
+        container exits 137, which the RetryStrategy does not retry. If the flush
+        hangs (S3 unreachable), exiting 143 first keeps the attempt retryable;
+        the retry resumes from the previous durable checkpoint.
+        """
+        self.grace_seconds = grace_seconds
+        self.log = log
+        if grace_seconds > 0:
+            # A polling thread, so that the signal handler itself takes no locks.
+            threading.Thread(target=self._watch, name="grace-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.requested:
+            time.sleep(0.05)
+        remaining = self.first_at + self.grace_seconds - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+        if self.log is not None:
+            self.log.event("grace_expired", grace_seconds=self.grace_seconds, exit_code=143)
+        os._exit(143)
 
     def install(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
