@@ -287,3 +287,18 @@ def test_unknown_task_is_a_usage_error(bucket: str, tmp_path: Path) -> None:
     run = run_subprocess(worker_env(bucket, tmp_path, CFGEN_TASK="no_such_module:factory"))
     assert run.code == exitcodes.USAGE
     assert run.raw.startswith("CFGEN_TASK='no_such_module:factory': cannot load")
+
+
+def test_bad_csv_records(s3: Any, bucket: str, tmp_path: Path) -> None:
+    good = gen_records(200, 12)
+    rows = ["key,value"] + [f"{k},{v}" for k, v in good]
+    bad = {5: "a,1,extra", 40: '"unclosed,3', 80: "b,twelve", 120: ",4", 160: "c,Infinity"}
+    for line_no in sorted(bad):
+        rows.insert(line_no - 1, bad[line_no])
+    put_inputs(s3, bucket, {"input/t.csv": ("\r\n".join(rows) + "\r\n").encode()})
+    run = run_inprocess(worker_env(bucket, tmp_path, CFGEN_MAX_BAD_RATIO=0.05))
+    assert run.code == 0, run.raw
+    assert job_result(s3, bucket) == expected(good)
+    dead = [json.loads(x) for x in committed_lines(s3, bucket, "deadletters")]
+    assert [d["line"] for d in dead] == sorted(bad)
+    assert "expected 2 fields" in dead[0]["reason"]

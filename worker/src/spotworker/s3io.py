@@ -180,6 +180,8 @@ def iter_batches(
             line_start = 3
         if skipping >= 0:
             nl = chunk.find(b"\n")
+            if len(skip_prefix) < 1024:  # keep the record's first KiB for the dead letter
+                skip_prefix += chunk[: min(1024 - len(skip_prefix), len(chunk) if nl < 0 else nl)]
             if nl < 0:
                 skipping += len(chunk)
                 continue

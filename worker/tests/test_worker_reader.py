@@ -1,0 +1,119 @@
+"""The bounded-memory line reader, checked against a plain split of the same bytes."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from spotworker.config import load_config
+from spotworker.errors import ConfigError
+from spotworker.s3io import InputObject, iter_batches
+
+
+def reference(body: bytes, max_record: int) -> list[tuple[str, int, int, bytes]]:
+    """(kind, line number, offset, content or prefix) per line, by the simplest means."""
+    out = []
+    start = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+    text = body[start:]
+    lines = text.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    offset = start
+    for number, line in enumerate(lines, 1):
+        if len(line) > max_record:
+            out.append(("oversized", number, offset, line[:1024]))
+        else:
+            out.append(("lines", number, offset, line))
+        offset += len(line) + 1
+    return out
+
+
+def flatten(batches: Any) -> list[tuple[str, int, int, bytes]]:
+    out = []
+    for kind, first_line, first_off, lines, end in batches:
+        offset = first_off
+        for i, line in enumerate(lines):
+            out.append((kind, first_line + i, offset, line))
+            offset += len(line) + 1
+        if kind == "lines":
+            assert offset == end or (offset - 1 == end)  # last line may lack its newline
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
+    rnd = random.Random(seed)
+    max_record = rnd.choice([64, 200, 1500])
+    parts = []
+    for _ in range(rnd.randrange(50, 400)):
+        n = rnd.choice([0, 1, 5, 30, 63, 64, 65, 199, 201, 1499, 1501, 5000])
+        parts.append(bytes(rnd.choice(b"abc{}\r,") for _ in range(n)))
+    body = b"\n".join(parts) + rnd.choice([b"", b"\n", b"\n\n"])
+    if seed % 2:
+        body = b"\xef\xbb\xbf" + body
+    s3.put_object(Bucket=bucket, Key="k", Body=body)
+    etag = s3.head_object(Bucket=bucket, Key="k")["ETag"]
+    obj = InputObject(0, "k", etag, len(body))
+    want = reference(body, max_record)
+    for chunk in (1024, 1031, 4096, 65536):
+        got = flatten(
+            iter_batches(
+                s3,
+                bucket,
+                obj,
+                start_offset=0,
+                start_line=0,
+                chunk_size=chunk,
+                max_record=max_record,
+            )
+        )
+        assert got == want, (chunk, max_record)
+    # resuming at any safe point (a line start) yields the rest, numbered on
+    for kind, number, offset, _ in want[:: max(1, len(want) // 7)]:
+        del kind
+        got = flatten(
+            iter_batches(
+                s3,
+                bucket,
+                obj,
+                start_offset=offset,
+                start_line=number - 1,
+                chunk_size=1024,
+                max_record=max_record,
+            )
+        )
+        assert got == [w for w in want if w[1] >= number]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "CFGEN_DATA_BUCKET='': required (the stack's data bucket name)"),
+        (
+            {"CFGEN_INPUT_PREFIX": "input"},
+            "CFGEN_INPUT_PREFIX='input': must end with '/' (an S3 key prefix)",
+        ),
+        ({"CFGEN_CHECKPOINT_SECONDS": "soon"}, "CFGEN_CHECKPOINT_SECONDS='soon': must be a number"),
+        ({"CFGEN_MAX_BAD_RATIO": "nan"}, "CFGEN_MAX_BAD_RATIO='nan': must be between 0.0 and 1.0"),
+        (
+            {"AWS_BATCH_JOB_ARRAY_INDEX": "-1"},
+            "AWS_BATCH_JOB_ARRAY_INDEX='-1': must be between 0 and 9999",
+        ),
+        (
+            {"AWS_BATCH_JOB_ARRAY_INDEX": "3", "CFGEN_ARRAY_SIZE": "3"},
+            "AWS_BATCH_JOB_ARRAY_INDEX=3: must be below CFGEN_ARRAY_SIZE=3",
+        ),
+        ({"CFGEN_IMDS_POLL": "yes"}, "CFGEN_IMDS_POLL='yes': must be auto, 0 or 1"),
+        (
+            {"CFGEN_TASK": "mine"},
+            "CFGEN_TASK='mine': must be 'aggregate' or 'package.module:factory'",
+        ),
+        ({"AWS_BATCH_JOB_ATTEMPT": "x"}, "AWS_BATCH_JOB_ATTEMPT='x': must be an integer"),
+    ],
+)
+def test_config_errors_name_field_value_rule(env: dict[str, str], message: str) -> None:
+    full = {"CFGEN_DATA_BUCKET": "b", **env} if env else {}
+    with pytest.raises(ConfigError) as err:
+        load_config(full)
+    assert str(err.value) == message
