@@ -203,11 +203,13 @@ def test_sigkill_loses_at_most_one_checkpoint_interval(
     env = worker_env(bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, **SLOW)
     worker = Worker(env)
     worker.wait_for(nth("checkpoint", 3))
-    durable = worker.events[-1]["bytes"]
     worker.proc.kill()
     assert worker.finish() == -signal.SIGKILL
+    durable = worker.named("checkpoint")[-1]["bytes"]  # the last one it reported
     again = check_resume(s3, bucket, env, reference)
-    assert again.named("resume")[0]["bytes"] == durable
+    # It resumes at the last checkpoint (one more may have landed unreported in the
+    # instant before the kill), so at most one checkpoint interval is redone.
+    assert again.named("resume")[0]["bytes"] >= durable
 
 
 @pytest.fixture

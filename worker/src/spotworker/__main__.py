@@ -44,7 +44,7 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
                 signals=stop.signals,
                 flush_s=round(time.monotonic() - stop.first_at, 3),
                 exit_code=exitcodes.INTERRUPTED,
-                **harness._stats(),
+                **harness.stats(),
             )
             return exitcodes.INTERRUPTED
     except ConfigError as exc:

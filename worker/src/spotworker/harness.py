@@ -211,9 +211,9 @@ class Harness:
     def _write_checkpoint(self) -> None:
         self.ckpt.seq += 1
         self._put(self.ckpt_key, self.ckpt.to_json(), ContentType="application/json")
-        self.log.event("checkpoint", seq=self.ckpt.seq, **self._stats())
+        self.log.event("checkpoint", seq=self.ckpt.seq, **self.stats())
 
-    def _stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         return {
             **self.ckpt.totals(),
@@ -260,7 +260,7 @@ class Harness:
                         obj = self._refresh(obj)
                         self.ckpt.objects.pop(obj.index, None)
                         self.log.event("input_changed", object=obj.key, restart=True)
-                self.log.event("progress", object=obj.key, object_done=True, **self._stats())
+                self.log.event("progress", object=obj.key, object_done=True, **self.stats())
         except OSError as exc:
             if exc.errno in _DISK_FULL:
                 raise DiskFullError(
@@ -332,18 +332,18 @@ class Harness:
             code = error_code(exc)
             if code in {"PreconditionFailed", "412"}:
                 self.log.event(
-                    "done", status="commit_lost_race", commit=self.commit_key, **self._stats()
+                    "done", status="commit_lost_race", commit=self.commit_key, **self.stats()
                 )
                 return exitcodes.SUCCESS
             if code == "ConditionalRequestConflict" and self._exists(self.commit_key):
                 self.log.event(
-                    "done", status="commit_lost_race", commit=self.commit_key, **self._stats()
+                    "done", status="commit_lost_race", commit=self.commit_key, **self.stats()
                 )
                 return exitcodes.SUCCESS
             raise classify(exc, f"commit s3://{self.cfg.bucket}/{self.commit_key}") from None
         except NETWORK_ERRORS as exc:
             raise classify(exc, "commit") from None
-        self.log.event("done", status="committed", commit=self.commit_key, **self._stats())
+        self.log.event("done", status="committed", commit=self.commit_key, **self.stats())
         return exitcodes.SUCCESS
 
     # -- one object ----------------------------------------------------------
@@ -447,7 +447,7 @@ class Harness:
                     if self.stop.requested:
                         raise Interrupted
                 if time.monotonic() >= self.next_progress:
-                    self.log.event("progress", object=obj.key, offset=prog.offset, **self._stats())
+                    self.log.event("progress", object=obj.key, offset=prog.offset, **self.stats())
                     self.next_progress = time.monotonic() + PROGRESS_SECONDS
             # End of the object: the task's final output, then the last chunk.
             flush(obj.size)
