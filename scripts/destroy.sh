@@ -59,10 +59,13 @@ done
 check_stack_name "$stack"
 require_aws_cli
 
-status="$(stack_status "$stack")"
-[[ -n "$status" ]] || die "stack $stack does not exist"
-stack_id="$(awscli cloudformation describe-stacks --stack-name "$stack" \
-    --query 'Stacks[0].StackId' --output text)"
+if ! row="$(awscli cloudformation describe-stacks --stack-name "$stack" --output text \
+    --query "Stacks[0].[StackStatus, StackId, Outputs[?OutputKey=='DataBucketName'].OutputValue | [0]]" 2>&1)"; then
+    [[ "$row" == *"does not exist"* ]] && die "stack $stack does not exist"
+    die "describe-stacks $stack failed: $(cli_error "$row")"
+fi
+IFS=$'\t' read -r status stack_id bucket <<<"$(tail -n 1 <<<"$row")"
+[[ "$bucket" == "None" ]] && bucket=""
 
 # What the stack created: its job queues and its data bucket.
 queues=()
@@ -75,21 +78,30 @@ while IFS=$'\t' read -r type physical; do
 done < <(awscli cloudformation describe-stack-resources --stack-name "$stack_id" \
     --query 'StackResources[].[ResourceType,PhysicalResourceId]' --output text)
 
-bucket="$(awscli cloudformation describe-stacks --stack-name "$stack_id" \
-    --query "Stacks[0].Outputs[?OutputKey=='DataBucketName'].OutputValue | [0]" --output text)"
-[[ "$bucket" == "None" ]] && bucket=""
 if [[ -n "$bucket" ]]; then
     found=0
     for b in "${buckets[@]}"; do [[ "$b" == "$bucket" ]] && found=1; done
     ((found)) || die "output DataBucketName ($bucket) is not a bucket of stack $stack: refusing to touch it"
 fi
 
-# 1. Stop the stack's jobs.
+# 1. Stop the stack's jobs. One ListJobs per queue and status, run in parallel.
+jobs_dir="$(mktemp -d)"
+trap 'rm -rf "$jobs_dir"' EXIT
+active_states=(SUBMITTED PENDING RUNNABLE STARTING RUNNING)
+for q in "${!queues[@]}"; do
+    for job_status in "${active_states[@]}"; do
+        awscli batch list-jobs --job-queue "${queues[q]}" --job-status "$job_status" \
+            --query 'jobSummaryList[].jobId' --output text >"$jobs_dir/$q.$job_status" 2>&1 &
+    done
+done
+wait
 terminated=0
-for queue in "${queues[@]}"; do
-    for job_status in SUBMITTED PENDING RUNNABLE STARTING RUNNING; do
-        for job_id in $(awscli batch list-jobs --job-queue "$queue" --job-status "$job_status" \
-            --query 'jobSummaryList[].jobId' --output text); do
+for q in "${!queues[@]}"; do
+    for job_status in "${active_states[@]}"; do
+        listed="$(cat "$jobs_dir/$q.$job_status")"
+        [[ "$listed" != *"An error occurred"* ]] ||
+            die "list-jobs ${queues[q]} $job_status failed: $(cli_error "$listed")"
+        for job_id in $listed; do
             [[ "$job_id" == "None" ]] && continue
             # Array children ("<parent>:<index>") stop with their parent.
             [[ "$job_id" == *:* ]] && continue
@@ -133,8 +145,7 @@ if ((delete_bucket == 0)); then
     log "the data bucket $bucket was kept (DeletionPolicy Retain); run with --delete-data-bucket to delete it and all its object versions"
     exit 0
 fi
-delete_json="$(mktemp)"
-trap 'rm -f "$delete_json"' EXIT
+delete_json="$jobs_dir/delete.json"
 removed=0
 # JMESPath literals use backticks: the single quotes are deliberate.
 # shellcheck disable=SC2016

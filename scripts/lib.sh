@@ -99,6 +99,27 @@ stack_output() {
     printf '%s' "$value"
 }
 
+# stack_outputs STACK KEY...: the values of several outputs, one per line, in
+# order (one API call); fails if any is missing.
+stack_outputs() {
+    local stack=$1 query="" key out value i=0
+    shift
+    for key in "$@"; do
+        query+="${query:+, }Outputs[?OutputKey=='$key'].OutputValue | [0]"
+    done
+    if ! out="$(awscli cloudformation describe-stacks --stack-name "$stack" \
+        --query "Stacks[0].[$query]" --output text 2>&1)"; then
+        die "cannot read the outputs of stack $stack: $(cli_error "$out")"
+    fi
+    out="$(printf '%s' "$out" | tail -n 1)"
+    for key in "$@"; do
+        i=$((i + 1))
+        value="$(printf '%s' "$out" | cut -f "$i")"
+        [[ -n "$value" && "$value" != "None" ]] || die "stack $stack has no output $key"
+        printf '%s\n' "$value"
+    done
+}
+
 # print_outputs STACK: "Key<TAB>Value" lines on stdout.
 print_outputs() {
     awscli cloudformation describe-stacks --stack-name "$1" \
@@ -170,12 +191,13 @@ wait_for_stack() {
     poll="$(poll_seconds)"
     start=$SECONDS
     while :; do
-        _print_new_events "$stack" "$LAST_EVENT_ID"
+        # Status first, then events: the last round prints every event up to
+        # the final status.
         status="$("$status_of" "$stack")"
+        _print_new_events "$stack" "$LAST_EVENT_ID"
         case "$status" in
         *_IN_PROGRESS | CREATE_PENDING) ;;
         *)
-            _print_new_events "$stack" "$LAST_EVENT_ID"
             STACK_FINAL_STATUS=$status
             return 0
             ;;

@@ -91,8 +91,9 @@ if [[ -n "$array_size" && -z "${env[CFGEN_ARRAY_SIZE]+x}" ]]; then
 fi
 require_aws_cli
 
-queue="$(stack_output "$stack" JobQueueArn)"
-definition="$(stack_output "$stack" JobDefinitionArn)"
+outputs="$(stack_outputs "$stack" JobQueueArn JobDefinitionArn)"
+queue="$(sed -n 1p <<<"$outputs")"
+definition="$(sed -n 2p <<<"$outputs")"
 
 declare -a cmd=(batch submit-job --job-name "$job_name" --job-queue "$queue"
     --job-definition "$definition" --query jobId --output text)
@@ -124,19 +125,18 @@ start=$SECONDS
 last=""
 last_summary=""
 while :; do
-    row="$(awscli batch describe-jobs --jobs "$job_id" \
-        --query 'jobs[0].[status,statusReason]' --output text)" ||
+    row="$(awscli batch describe-jobs --jobs "$job_id" --output text --query \
+        'jobs[0].[status, statusReason, arrayProperties.statusSummary.[SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED]]')" ||
         die "describe-jobs $job_id failed"
-    IFS=$'\t' read -r status reason <<<"$row"
+    # text output: status, reason on the first line; the array counts (if any) on the next.
+    IFS=$'\t' read -r status reason _ <<<"$(head -n 1 <<<"$row")"
     [[ "$reason" == "None" ]] && reason=""
     if [[ "$status" != "$last" ]]; then
         log "$(date -u +%H:%M:%S)  $job_id  $status${reason:+  ($reason)}"
         last=$status
     fi
     if [[ -n "$array_size" ]]; then
-        summary="$(awscli batch describe-jobs --jobs "$job_id" --output text \
-            --query 'jobs[0].arrayProperties.statusSummary.[SUBMITTED,PENDING,RUNNABLE,STARTING,RUNNING,SUCCEEDED,FAILED]' |
-            awk '{printf "submitted=%s pending=%s runnable=%s starting=%s running=%s succeeded=%s failed=%s", $1,$2,$3,$4,$5,$6,$7}')"
+        summary="$(sed -n 2p <<<"$row" | awk '{printf "submitted=%s pending=%s runnable=%s starting=%s running=%s succeeded=%s failed=%s", $1,$2,$3,$4,$5,$6,$7}')"
         if [[ "$summary" != "$last_summary" ]]; then
             log "$(date -u +%H:%M:%S)  children: $summary"
             last_summary=$summary

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
 # The AWS CLI the tests drive: the awscli package of this interpreter's environment.
@@ -106,6 +108,13 @@ class Emulator:
     def stop(self) -> None:
         if self.pid_file.exists():
             script("local-aws.sh", "stop", "--pid-file", str(self.pid_file), env=base_env(self.tmp))
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the emulator, for the tests' own read-backs (fast: no CLI start-up)."""
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        return session.client(service, endpoint_url=self.endpoint)
 
     def aws(self, *args: str) -> Any:
         """Run the real AWS CLI against the emulator; parsed JSON output (None if empty)."""

@@ -17,10 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from e2e_support import REGION, REPO, Emulator, explain, script
+from e2e_support import REPO, Emulator, explain, script
 
 pytestmark = pytest.mark.e2e
 
@@ -156,13 +155,7 @@ def inventory(emu: Emulator) -> set[tuple[str, str]]:
     Read with boto3 (one process, no CLI start-up per call): this is the test's
     own bookkeeping, not part of the flow under test.
     """
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-
-    def client(service: str) -> Any:
-        return session.client(service, endpoint_url=emu.endpoint)
-
+    client = emu.client
     batch, iam, ec2 = client("batch"), client("iam"), client("ec2")
     items: dict[str, list[str]] = {
         "s3:bucket": [b["Name"] for b in client("s3").list_buckets()["Buckets"]],
@@ -203,7 +196,7 @@ def inventory(emu: Emulator) -> set[tuple[str, str]]:
 
 
 def stack_resources(emu: Emulator, stack: str) -> list[dict[str, Any]]:
-    rows = emu.aws("cloudformation", "describe-stack-resources", "--stack-name", stack)
+    rows = emu.client("cloudformation").describe_stack_resources(StackName=stack)
     return list(rows["StackResources"])
 
 
@@ -237,19 +230,25 @@ def test_deploy_run_update_destroy(
         env=env,
     )
     assert proc.returncode == 0, explain(proc)
-    default_vpc = emulator.aws(
-        "ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true",
-        "--query", "Vpcs[0].VpcId",
-    )  # fmt: skip
-    default_subnets = emulator.aws(
-        "ec2", "describe-subnets", "--filters", f"Name=vpc-id,Values={default_vpc}",
-        "Name=default-for-az,Values=true", "--query", "Subnets[].SubnetId",
-    )  # fmt: skip
+    ec2, batch = emulator.client("ec2"), emulator.client("batch")
+    cfn = emulator.client("cloudformation")
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][
+        0
+    ]["VpcId"]
+    default_subnets = [
+        subnet["SubnetId"]
+        for subnet in ec2.describe_subnets(
+            Filters=[
+                {"Name": "vpc-id", "Values": [default_vpc]},
+                {"Name": "default-for-az", "Values": ["true"]},
+            ]
+        )["Subnets"]
+    ]
     assert f"using the default VPC {default_vpc}" in proc.stderr
     assert "CREATE_COMPLETE" in proc.stderr
     outputs = outputs_from(proc.stdout)
     assert set(outputs) == CONTRACT_OUTPUTS, proc.stdout
-    stack = emulator.aws("cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"][0]
+    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     stack_id = stack["StackId"]
     deployed = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
@@ -320,18 +319,16 @@ def test_deploy_run_update_destroy(
         assert ce["state"] == "ENABLED"
 
     # The launch template: IMDSv2 only, MIME multipart user data.
-    version = emulator.aws(
-        "ec2", "describe-launch-template-versions", "--launch-template-id", launch_template_id,
-    )["LaunchTemplateVersions"][-1]["LaunchTemplateData"]  # fmt: skip
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=launch_template_id)[
+        "LaunchTemplateVersions"
+    ][-1]["LaunchTemplateData"]
     assert version["MetadataOptions"]["HttpTokens"] == "required"
     user_data = base64.b64decode(version["UserData"]).decode()
     assert "Content-Type: multipart/mixed" in user_data
     assert "ECS_CONTAINER_STOP_TIMEOUT" in user_data
 
     # The queue: Spot first, On-Demand fallback second.
-    queue = emulator.aws("batch", "describe-job-queues", "--job-queues", outputs["JobQueueArn"])[
-        "jobQueues"
-    ][0]
+    queue = batch.describe_job_queues(jobQueues=[outputs["JobQueueArn"]])["jobQueues"][0]
     order = sorted(queue["computeEnvironmentOrder"], key=lambda o: o["order"])
     assert [o["computeEnvironment"] for o in order] == [
         outputs["SpotComputeEnvironmentArn"],
@@ -341,9 +338,9 @@ def test_deploy_run_update_destroy(
     assert data["Resources"]["JobQueue"]["Properties"]["JobStateTimeLimitActions"]
 
     # The job definition: the contract's retry rules, environment and image.
-    definition = emulator.aws(
-        "batch", "describe-job-definitions", "--job-definitions", outputs["JobDefinitionArn"]
-    )["jobDefinitions"][0]
+    definition = batch.describe_job_definitions(jobDefinitions=[outputs["JobDefinitionArn"]])[
+        "jobDefinitions"
+    ][0]
     rules = definition["retryStrategy"]["evaluateOnExit"]
     assert [(r.get("onStatusReason"), r.get("onExitCode"), r.get("onReason"), r["action"].upper())
             for r in rules] == [
@@ -369,9 +366,7 @@ def test_deploy_run_update_destroy(
     array_id = proc.stdout.splitlines()[0]
     assert proc.stdout.splitlines()[-1] == f"{array_id} SUCCEEDED"
     assert "succeeded=5 failed=0" in proc.stderr
-    jobs = emulator.aws(
-        "batch", "describe-jobs", "--jobs", array_id, *(f"{array_id}:{i}" for i in range(5))
-    )["jobs"]
+    jobs = batch.describe_jobs(jobs=[array_id, *(f"{array_id}:{i}" for i in range(5))])["jobs"]
     by_id = {j["jobId"]: j for j in jobs}
     assert by_id[array_id]["arrayProperties"]["size"] == 5
     assert by_id[array_id]["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 5
@@ -403,9 +398,9 @@ def test_deploy_run_update_destroy(
     )
     assert f'"ParameterKey": "ImageTag", "ParameterValue": "{tag}"' in update_line
     assert '"ParameterKey": "MaxvCpus", "UsePreviousValue": true' in update_line
-    images = emulator.aws("ecr", "list-images", "--repository-name", outputs["RepositoryName"])
+    images = emulator.client("ecr").list_images(repositoryName=outputs["RepositoryName"])
     assert images["imageIds"] == []
-    stack = emulator.aws("cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"][0]
+    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["ImageTag"] == (
         params["ImageTag"]
     )
@@ -417,7 +412,7 @@ def test_deploy_run_update_destroy(
     )  # fmt: skip
     assert proc.returncode == 0, explain(proc)
     assert "UPDATE_COMPLETE" in proc.stderr
-    stack = emulator.aws("cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"][0]
+    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     updated = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert updated["MaxvCpus"] == "512"
@@ -426,10 +421,9 @@ def test_deploy_run_update_destroy(
     assert updated["VpcId"] == default_vpc
     # moto treats updates of Batch resources as no-ops (docs/moto-notes.md): the
     # compute environment still records the values it was created with.
-    spot_after = emulator.aws(
-        "batch", "describe-compute-environments", "--compute-environments",
-        outputs["SpotComputeEnvironmentArn"],
-    )["computeEnvironments"][0]["computeResources"]  # fmt: skip
+    spot_after = batch.describe_compute_environments(
+        computeEnvironments=[outputs["SpotComputeEnvironmentArn"]]
+    )["computeEnvironments"][0]["computeResources"]
     assert (spot_after["maxvCpus"], spot_after["instanceTypes"]) == (256, instance_types)
 
     # 7. destroy.sh: DELETE_COMPLETE, the data bucket reported and kept.
