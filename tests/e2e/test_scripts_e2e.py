@@ -1,0 +1,162 @@
+"""The scripts' other paths against the emulator: data-bucket deletion, errors, failed jobs.
+
+Small fixture stacks (tests/e2e/fixtures/) with the real template's output
+names keep these fast; the full template is exercised in test_stack_lifecycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import Emulator, explain, script
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_destroy_deletes_the_data_bucket_only_when_asked(emulator: Emulator) -> None:
+    env = emulator.env
+    s3 = emulator.client("s3")
+    template = str(FIXTURES / "data-stack.yaml")
+    for stack in ("cfgen-keep", "cfgen-drop"):
+        proc = script(
+            "deploy.sh", "--stack-name", stack, "--template", template,
+            f"RepositoryName={stack}-repo", env=env,
+        )  # fmt: skip
+        assert proc.returncode == 0, explain(proc)
+    # Deploying again with nothing changed is not an error.
+    proc = script(
+        "deploy.sh", "--stack-name", "cfgen-keep", "--template", template,
+        "RepositoryName=cfgen-keep-repo", env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, explain(proc)
+    assert "DataBucketName\t" in proc.stdout
+
+    keep = dict(line.split("\t") for line in proc.stdout.splitlines())["DataBucketName"]
+    drop = emulator.client("cloudformation").describe_stacks(StackName="cfgen-drop")["Stacks"][0]
+    drop_bucket = next(
+        o["OutputValue"] for o in drop["Outputs"] if o["OutputKey"] == "DataBucketName"
+    )
+    # Versions and a delete marker: all must go. (moto ignores the template's
+    # VersioningConfiguration, docs/moto-notes.md: switch it on here.)
+    s3.put_bucket_versioning(Bucket=drop_bucket, VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"v1", b"v2"):
+        s3.put_object(Bucket=drop_bucket, Key="output/result.json", Body=body)
+    s3.put_object(Bucket=drop_bucket, Key="scratch/tmp", Body=b"x")
+    s3.delete_object(Bucket=drop_bucket, Key="scratch/tmp")
+    # A bucket the stacks did not create, never to be touched.
+    s3.create_bucket(Bucket="not-from-a-stack")
+    s3.put_object(Bucket="not-from-a-stack", Key="keep", Body=b"k")
+
+    proc = script("destroy.sh", "--stack-name", "cfgen-keep", env=env)
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout == f"retained data bucket: {keep}\n"
+    assert "--delete-data-bucket" in proc.stderr
+    s3.head_bucket(Bucket=keep)
+
+    proc = script("destroy.sh", "--stack-name", "cfgen-drop", "--delete-data-bucket", env=env)
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout == f"deleted data bucket: {drop_bucket} (4 object versions)\n"
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert drop_bucket not in buckets
+    assert {keep, "not-from-a-stack"} <= buckets
+    assert s3.get_object(Bucket="not-from-a-stack", Key="keep")["Body"].read() == b"k"
+
+
+def test_errors_are_one_line(emulator: Emulator, tmp_path: Path) -> None:
+    env = emulator.env
+    template = str(FIXTURES / "data-stack.yaml")
+
+    proc = script("destroy.sh", "--stack-name", "no-such-stack", env=env)
+    assert proc.returncode == 1
+    assert one_line(proc.stderr) == "destroy.sh: stack no-such-stack does not exist"
+
+    proc = script("submit-job.sh", "--stack-name", "no-such-stack", env=env)
+    assert proc.returncode == 1
+    assert "stack with id no-such-stack does not exist" in one_line(proc.stderr).lower()
+
+    proc = script(
+        "deploy.sh", "--stack-name", "cfgen-bad", "--template", template, "MaxvCpus=4", env=env
+    )
+    assert proc.returncode == 2
+    assert one_line(proc.stderr) == (
+        f"deploy.sh: --param: 'MaxvCpus' is not a parameter of {template} (it has: RepositoryName)"
+    )
+
+    # moto fails CreateStack itself (no rollback): the reason is reported in one line.
+    proc = script(
+        "deploy.sh", "--stack-name", "cfgen-bad", "--template", template,
+        "RepositoryName=Upper_Case", env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    line = proc.stderr.splitlines()[-1]
+    assert line.startswith("deploy.sh: create-stack failed: ")
+    assert "repositoryName" in line
+
+    # An image tag that is not in the repository: --no-build refuses to point the stack at it.
+    proc = script(
+        "deploy.sh", "--stack-name", "cfgen-img", "--template", template,
+        "RepositoryName=cfgen-img-repo", env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, explain(proc)
+    proc = script(
+        "push-image.sh", "--stack-name", "cfgen-img", "--no-build", "--tag", "v9", env=env
+    )
+    assert proc.returncode == 1
+    assert one_line(proc.stderr) == (
+        "push-image.sh: image 123456789012.dkr.ecr.us-east-1.amazonaws.com/cfgen-img-repo:v9"
+        " is not in the repository: push it first (or drop --no-build)"
+    )
+    # A build context without a Dockerfile.
+    proc = script(
+        "push-image.sh", "--stack-name", "cfgen-img", "--context", str(tmp_path), "--dry-run",
+        env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert one_line(proc.stderr) == f"push-image.sh: no Dockerfile in {tmp_path}: nothing to build"
+    proc = script("destroy.sh", "--stack-name", "cfgen-img", "--delete-data-bucket", env=env)
+    assert proc.returncode == 0, explain(proc)
+
+
+@pytest.fixture(scope="module")
+def failing_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A second moto server whose Batch marks every job FAILED."""
+    emu = Emulator(
+        tmp_path_factory.mktemp("local-aws-failing"),
+        extra_env={"MOTO_SIMPLE_BATCH_FAIL_AFTER": "0"},
+    )
+    try:
+        emu.start()
+        yield emu
+    finally:
+        emu.stop()
+
+
+def test_submit_job_wait_exits_1_when_the_job_fails(failing_emulator: Emulator) -> None:
+    emu = failing_emulator
+    role = emu.client("iam").create_role(
+        RoleName="AWSBatchServiceRole",
+        Path="/service-role/",
+        AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}',
+    )["Role"]["Arn"]
+    proc = script(
+        "deploy.sh", "--stack-name", "cfgen-fail", "--template",
+        str(FIXTURES / "batch-stack.yaml"), f"ServiceRoleArn={role}", env=emu.env,
+    )  # fmt: skip
+    assert proc.returncode == 0, explain(proc)
+    proc = script(
+        "submit-job.sh", "--stack-name", "cfgen-fail", "--array-size", "3", "--wait", env=emu.env
+    )
+    assert proc.returncode == 1, explain(proc)
+    job_id, result = proc.stdout.splitlines()
+    assert result.startswith(f"{job_id} FAILED")
+    assert f"{job_id}  FAILED" in proc.stderr
