@@ -8,7 +8,7 @@ FAULT_RESET=<Op>:<n>          fail the next n <Op> requests with a closed connec
 FAULT_BODY_RESET=<reads>:<n>  n GetObject bodies of the input reset after <reads> reads
 FAULT_SIGTERM_ON_CHECKPOINT=<k>  during the k-th checkpoint PUT, SIGTERM this process twice
 FAULT_BARRIER=<dir>:<parties>    hold the commit PUT until <parties> processes reach it
-FAULT_SLOW_CHECKPOINT=<s>        every checkpoint PUT after the first takes s seconds longer
+FAULT_SLOW_CHECKPOINT=<s>        every checkpoint PUT takes s seconds longer
 """
 
 from __future__ import annotations
@@ -123,9 +123,7 @@ def install(client: Any, cfg: Config) -> None:
     def before_put(params: dict[str, Any], **_: Any) -> None:
         key = params.get("Key", "")
         if slow_checkpoint and key.startswith(cfg.checkpoint_prefix):
-            state["slow"] = state.get("slow", 0) + 1
-            if state["slow"] > 1:
-                time.sleep(slow_checkpoint)
+            time.sleep(slow_checkpoint)
         if sigterm_at and key.startswith(cfg.checkpoint_prefix):
             state["checkpoints"] += 1
             if state["checkpoints"] == sigterm_at:

@@ -339,11 +339,11 @@ def test_hung_flush_still_exits_143_within_grace(
         **SLOW,
     )
     worker = Worker(env)
-    worker.wait_for(nth("checkpoint"))
+    worker.wait_for(nth("object_start"))
     worker.proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
     assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
     assert time.monotonic() - started < 10
-    assert worker.named("grace_expired")
+    assert worker.named("grace_expired"), "".join(worker.raw)
     assert not worker.named("interrupt")  # the flush never finished
     check_resume(s3, bucket, env | {"FAULT_SLOW_CHECKPOINT": "0"}, reference)
