@@ -447,6 +447,7 @@ def test_deploy_run_update_destroy(
 
     # 8. What is left is exactly what is documented.
     left = inventory(emulator) - before
+    print("left after destroy.sh:", *sorted(left), sep="\n  ")  # shown on failure / with -s
     kinds = {kind for kind, _ in left}
     undocumented = {item for item in left if item[0] not in set(LEFT_BEHIND) | MAY_BE_RECREATED}
     assert not undocumented, f"left behind and not documented: {sorted(undocumented)}"
