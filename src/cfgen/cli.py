@@ -100,7 +100,9 @@ def _delegate(name: str, argv: list[str]) -> int:
 
 
 def _render_command(argv: list[str]) -> int:
-    args = _render_parser().parse_args(argv)
+    # `cfgen` with no arguments is the common case: skip building an argparse
+    # parser (its help formatter alone imports shutil, bz2 and lzma).
+    args = _render_parser().parse_args(argv) if argv else _DEFAULT_RENDER
     from cfgen.config import ConfigError, load_profile
     from cfgen.render import render
 
@@ -117,6 +119,9 @@ def _render_command(argv: list[str]) -> int:
     else:
         write_atomic(Path(args.output), text)
     return EXIT_OK
+
+
+_DEFAULT_RENDER = argparse.Namespace(profile="default", format="yaml", output=None)
 
 
 def _check_output_path(output: str) -> None:
