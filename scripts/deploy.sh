@@ -137,9 +137,12 @@ if ((size > 51200)); then
     die "template $template is $size bytes; --template-body accepts at most 51200 (upload it to S3 and use the console or --template-url)"
 fi
 
-template_keys="$(awscli cloudformation get-template-summary --template-body "file://$template" \
-    --query 'Parameters[].ParameterKey' --output text)" ||
-    die "could not read the parameters of $template (get-template-summary)"
+if ! template_keys="$(awscli cloudformation get-template-summary --template-body "file://$template" \
+    --query 'Parameters[].ParameterKey' --output text 2>&1)"; then
+    die "could not read the parameters of $template: $(cli_error "$template_keys")"
+fi
+template_keys="$(tail -n 1 <<<"$template_keys")"
+[[ "$template_keys" == "None" ]] && template_keys=""
 declare -A in_template=()
 for key in $template_keys; do in_template[$key]=1; done
 for key in "${param_keys[@]}"; do

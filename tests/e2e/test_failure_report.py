@@ -1,0 +1,196 @@
+"""deploy.sh's event stream and failure report, against a scripted CloudFormation endpoint.
+
+moto cannot produce this path: its CreateStack is synchronous, never rolls
+back and records no per-resource events (docs/moto-notes.md). So this test
+serves the CloudFormation Query API on 127.0.0.1 with a scripted create that
+fails the way AWS does -- CREATE_IN_PROGRESS, resource events arriving over
+several polls, CREATE_FAILED with reasons, ROLLBACK_COMPLETE -- and drives the
+real deploy.sh and the real AWS CLI against it. Only the responses are
+scripted; request parsing, pagination, --query and output formatting are the
+CLI's own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+import pytest
+from e2e_support import base_env, explain, script
+
+pytestmark = pytest.mark.e2e
+
+NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+STACK = "cfgen-fails"
+STACK_ID = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}/0f0e0d0c"
+SPOT_REASON = (
+    'Resource handler returned message: "Error executing request, Exception : '
+    "Instance type 'x9.huge' is not supported in us-east-1\""
+)
+# (status after this poll, events that appear with it), oldest event first.
+TIMELINE: list[tuple[str, list[tuple[str, str, str, str]]]] = [
+    (
+        "CREATE_IN_PROGRESS",
+        [
+            (STACK, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated"),
+            ("ComputeSecurityGroup", "AWS::EC2::SecurityGroup", "CREATE_IN_PROGRESS", ""),
+        ],
+    ),
+    (
+        "ROLLBACK_IN_PROGRESS",
+        [
+            ("ComputeSecurityGroup", "AWS::EC2::SecurityGroup", "CREATE_COMPLETE", ""),
+            (
+                "SpotComputeEnvironment",
+                "AWS::Batch::ComputeEnvironment",
+                "CREATE_FAILED",
+                SPOT_REASON,
+            ),
+            ("JobQueue", "AWS::Batch::JobQueue", "CREATE_FAILED", "Resource creation cancelled"),
+            (
+                STACK,
+                "AWS::CloudFormation::Stack",
+                "ROLLBACK_IN_PROGRESS",
+                "The following resource(s) failed to create: [SpotComputeEnvironment, JobQueue].",
+            ),
+        ],
+    ),
+    (
+        "ROLLBACK_COMPLETE",
+        [
+            ("ComputeSecurityGroup", "AWS::EC2::SecurityGroup", "DELETE_COMPLETE", ""),
+            (STACK, "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", ""),
+        ],
+    ),
+]
+
+
+class ScriptedCloudFormation(BaseHTTPRequestHandler):
+    """The CloudFormation Query API for one stack whose creation fails."""
+
+    created = False
+    polls = 0
+    calls: ClassVar[list[str]] = []
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        action = form["Action"]
+        cls = type(self)
+        cls.calls.append(action)
+        if action == "GetTemplateSummary":
+            params = "".join(
+                f"<member><ParameterKey>{k}</ParameterKey><ParameterType>{escape(t)}</ParameterType>"
+                "<NoEcho>false</NoEcho></member>"
+                for k, t in (
+                    ("VpcId", "AWS::EC2::VPC::Id"),
+                    ("SubnetIds", "List<AWS::EC2::Subnet::Id>"),
+                    ("InstanceTypes", "CommaDelimitedList"),
+                )
+            )
+            self._ok(action, f"<Parameters>{params}</Parameters>")
+        elif action == "CreateStack":
+            cls.created = True
+            self._ok(action, f"<StackId>{STACK_ID}</StackId>")
+        elif not cls.created:
+            self._error(f"Stack with id {form.get('StackName', STACK)} does not exist")
+        elif action == "DescribeStacks":
+            cls.polls = min(cls.polls + 1, len(TIMELINE))
+            status = TIMELINE[cls.polls - 1][0]
+            self._ok(
+                action,
+                f"<Stacks><member><StackName>{STACK}</StackName><StackId>{STACK_ID}</StackId>"
+                f"<CreationTime>2026-01-01T00:00:00Z</CreationTime>"
+                f"<StackStatus>{status}</StackStatus></member></Stacks>",
+            )
+        elif action == "DescribeStackEvents":
+            seen = [e for _, events in TIMELINE[: cls.polls] for e in events]
+            members = "".join(
+                f"<member><EventId>event-{i}</EventId><StackName>{STACK}</StackName>"
+                f"<StackId>{STACK_ID}</StackId><LogicalResourceId>{logical}</LogicalResourceId>"
+                f"<ResourceType>{rtype}</ResourceType>"
+                f"<Timestamp>2026-01-01T00:00:{i:02d}Z</Timestamp>"
+                f"<ResourceStatus>{status}</ResourceStatus>"
+                + (
+                    f"<ResourceStatusReason>{escape(reason)}</ResourceStatusReason>"
+                    if reason
+                    else ""
+                )
+                + "</member>"
+                for i, (logical, rtype, status, reason) in reversed(list(enumerate(seen)))
+            )  # newest first, as CloudFormation returns them
+            self._ok(action, f"<StackEvents>{members}</StackEvents>")
+        else:
+            self._error(f"unexpected action {action}")
+
+    def _ok(self, action: str, result: str) -> None:
+        body = (
+            f'<{action}Response xmlns="{NS}"><{action}Result>{result}</{action}Result>'
+            f"<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
+        )
+        self._send(200, body)
+
+    def _error(self, message: str) -> None:
+        body = (
+            f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>ValidationError</Code>'
+            f"<Message>{escape(message)}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        )
+        self._send(400, body)
+
+    def _send(self, code: int, body: str) -> None:
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedCloudFormation)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_deploy_streams_events_and_reports_each_failed_resource(
+    endpoint: str, tmp_path: Path
+) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text("Resources: {}\n", encoding="utf-8")
+    env = {**base_env(tmp_path), "AWS_ENDPOINT_URL": endpoint}
+    proc = script(
+        "deploy.sh", "--stack-name", STACK, "--template", str(template),
+        "--vpc-id", "vpc-0abc", "--subnet-ids", "subnet-01,subnet-02",
+        "InstanceTypes=x9.huge,c6i.large", env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1, explain(proc)
+    assert proc.stdout == "", explain(proc)
+    lines = proc.stderr.splitlines()
+    # Every event exactly once, oldest first, as it arrives.
+    streamed = [line.split()[1:3] for line in lines if line.startswith("2026-01-01T")]
+    expected = [[status, logical] for _, events in TIMELINE for logical, _, status, _ in events]
+    assert streamed == expected
+    assert any(SPOT_REASON in line for line in lines if line.startswith("2026-01-01T"))
+    # Then the verdict and every failed resource with its reason.
+    report = lines[lines.index(f"stack {STACK}: ROLLBACK_COMPLETE") :]
+    assert report == [
+        f"stack {STACK}: ROLLBACK_COMPLETE",
+        "failed resources:",
+        f"  SpotComputeEnvironment (AWS::Batch::ComputeEnvironment): {SPOT_REASON}",
+        "  JobQueue (AWS::Batch::JobQueue): Resource creation cancelled",
+    ]
+    assert ScriptedCloudFormation.calls.count("CreateStack") == 1
