@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark: `python -m cfgen` against the floor `python -c "import yaml"`.
 
-Runs both commands alternately (so machine load hits both alike), N times each
-(default 9, at least 5), and prints the medians of wall-clock and CPU time and
-their ratios. The target is a ratio of at most 2.0. CPU time (user + system of
-the child) is the steadier figure on a busy machine. Byte-compiles cfgen first,
+Runs the commands alternately (so machine load hits all alike), N times each
+(default 9, at least 5): `python -m cfgen` with a warm render cache (the normal
+case after the first run; see src/cfgen/cache.py), `python -m cfgen` with the
+cache off (CFGEN_NO_CACHE=1: a full render), and the floor. It prints the
+medians of wall-clock and CPU time and their ratios to the floor. The target
+is a ratio of at most 2.0. CPU time (user + system of the child) is the
+steadier figure on a busy machine. Byte-compiles cfgen first,
 as `pip install` does, so the figures are those of an installed package rather
 than of source compilation.
 
@@ -20,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,22 +52,26 @@ def main() -> int:
     compileall.compile_dir(str(REPO / "src" / "cfgen"), quiet=1)
     cfgen = [sys.executable, "-m", "cfgen"]
     floor = [sys.executable, "-c", "import yaml"]
-    # Warm the OS page cache once for each.
-    timed(cfgen, env)
-    timed(floor, env)
-    a: list[tuple[float, float]] = []
-    b: list[tuple[float, float]] = []
-    for _ in range(args.runs):
-        a.append(timed(cfgen, env))
-        b.append(timed(floor, env))
-    for i, what in ((0, "wall"), (1, "CPU ")):
-        ma = statistics.median(x[i] for x in a)
-        mb = statistics.median(x[i] for x in b)
+    with tempfile.TemporaryDirectory() as cache:
+        warm = {**env, "CFGEN_CACHE_DIR": cache}
+        cold = {**env, "CFGEN_NO_CACHE": "1"}
+        # Warm the OS page cache, and fill the render cache once.
+        timed(cfgen, warm)
+        timed(floor, env)
+        runs: dict[str, list[tuple[float, float]]] = {"cached": [], "uncached": [], "floor": []}
+        for _ in range(args.runs):
+            runs["cached"].append(timed(cfgen, warm))
+            runs["uncached"].append(timed(cfgen, cold))
+            runs["floor"].append(timed(floor, env))
+    for i, what in ((0, "wall"), (1, "CPU")):
+        med = {k: statistics.median(x[i] for x in v) for k, v in runs.items()}
         print(
-            f"{what}: python -m cfgen {ma * 1000:6.1f} ms, python -c 'import yaml'"
-            f" {mb * 1000:6.1f} ms, ratio {ma / mb:4.2f}x"
-            f"  (medians of {args.runs}; target <= 2.00x)"
+            f"{what:>4}: import yaml {med['floor'] * 1000:6.1f} ms | python -m cfgen"
+            f" cached {med['cached'] * 1000:6.1f} ms = {med['cached'] / med['floor']:4.2f}x"
+            f" | uncached (CFGEN_NO_CACHE=1) {med['uncached'] * 1000:6.1f} ms"
+            f" = {med['uncached'] / med['floor']:4.2f}x"
         )
+    print(f"medians of {args.runs} alternating runs; target <= 2.00x")
     print(f"load average while measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return 0
 

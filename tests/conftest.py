@@ -33,10 +33,11 @@ def default_data(default_profile: Profile) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cfgen_env() -> dict[str, str]:
-    """Environment for running `python -m cfgen` in a subprocess."""
+def cfgen_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for running `python -m cfgen` in a subprocess (a private render cache)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["CFGEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cfgen-cache"))
     return env
 
 

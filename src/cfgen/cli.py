@@ -103,16 +103,9 @@ def _render_command(argv: list[str]) -> int:
     # `cfgen` with no arguments is the common case: skip building an argparse
     # parser (its help formatter alone imports shutil, bz2 and lzma).
     args = _render_parser().parse_args(argv) if argv else _DEFAULT_RENDER
-    from cfgen.config import ConfigError, load_profile
-    from cfgen.render import render
-
-    try:
-        profile = load_profile(args.profile)
-        if args.output is not None:
-            _check_output_path(args.output)
-        text = render(profile, args.format)
-    except ConfigError as err:
-        raise UsageError(str(err)) from None
+    if args.output is not None:
+        _check_output_path(args.output)
+    text = _render_text(args.profile, args.format)
     if args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -122,6 +115,29 @@ def _render_command(argv: list[str]) -> int:
 
 
 _DEFAULT_RENDER = argparse.Namespace(profile="default", format="yaml", output=None)
+
+
+def _render_text(name_or_path: str, fmt: str) -> str:
+    """Render a profile, through the content-addressed cache (cfgen.cache).
+
+    A hit means these exact inputs were validated and rendered before; a miss
+    validates, renders and stores. The cache never changes the text.
+    """
+    from cfgen import cache
+
+    key = cache.key_for(name_or_path, fmt) if cache.enabled() else None
+    if key is not None and (hit := cache.get(key)) is not None:
+        return hit
+    from cfgen.config import ConfigError, load_profile
+    from cfgen.render import render
+
+    try:
+        text = render(load_profile(name_or_path), fmt)
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+    if key is not None:
+        cache.put(key, text)
+    return text
 
 
 def _check_output_path(output: str) -> None:
