@@ -12,6 +12,7 @@ CLI's own.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,3 +195,135 @@ def test_deploy_streams_events_and_reports_each_failed_resource(
         "  JobQueue (AWS::Batch::JobQueue): Resource creation cancelled",
     ]
     assert ScriptedCloudFormation.calls.count("CreateStack") == 1
+
+
+# --- destroy.sh with jobs in flight ------------------------------------------------
+
+QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/cfgen-jobs-JobQueue-1"
+OTHER_QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/not-this-stack"
+JOBS_STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/cfgen-jobs/0a0b"
+#: What ListJobs returns for the stack's queue, per status (moto-style array
+#: children "<parent>:<index>" included, as moto lists them).
+JOBS = {
+    "SUBMITTED": [],
+    "PENDING": ["array-parent"],
+    "RUNNABLE": ["job-runnable"],
+    "STARTING": ["job-starting"],
+    "RUNNING": ["job-running", "array-parent:3"],
+    "SUCCEEDED": ["job-done"],
+    "FAILED": ["job-failed"],
+}
+
+
+class ScriptedStackWithJobs(ScriptedCloudFormation):
+    """CloudFormation (Query), Batch (REST-JSON) and S3 for a stack with running jobs."""
+
+    deleted = False
+    log: ClassVar[list[tuple[str, str]]] = []
+
+    def do_HEAD(self) -> None:  # s3api head-bucket, path style
+        self.log.append(("HeadBucket", self.path))
+        self.send_response(200 if self.path.strip("/") == "cfgen-jobs-data" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        raw = self.rfile.read(length).decode()
+        cls = type(self)
+        if self.path.startswith("/v1/"):  # Batch
+            body = json.loads(raw or "{}")
+            action = self.path.split("/")[2]
+            cls.log.append((action, json.dumps(body, sort_keys=True)))
+            if action == "listjobs":
+                jobs = JOBS[body["jobStatus"]] if body["jobQueue"] == QUEUE else []
+                self._json({"jobSummaryList": [{"jobId": j, "jobName": j} for j in jobs]})
+            elif action == "terminatejob":
+                self._json({})
+            else:
+                self._json({"__type": "ClientException", "message": action}, 400)
+            return
+        form = {k: v[0] for k, v in parse_qs(raw).items()}
+        action = form["Action"]
+        cls.log.append((action, form.get("StackName", "")))
+        status = "DELETE_COMPLETE" if cls.deleted else "CREATE_COMPLETE"
+        if action == "DescribeStacks":
+            self._ok(
+                action,
+                f"<Stacks><member><StackName>cfgen-jobs</StackName><StackId>{JOBS_STACK_ID}"
+                f"</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>"
+                f"{status}</StackStatus><Outputs><member><OutputKey>DataBucketName</OutputKey>"
+                "<OutputValue>cfgen-jobs-data</OutputValue></member></Outputs></member></Stacks>",
+            )
+        elif action == "DescribeStackResources":
+            members = "".join(
+                f"<member><StackName>cfgen-jobs</StackName><LogicalResourceId>{logical}"
+                f"</LogicalResourceId><PhysicalResourceId>{physical}</PhysicalResourceId>"
+                f"<ResourceType>{rtype}</ResourceType><Timestamp>2026-01-01T00:00:00Z"
+                "</Timestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>"
+                for logical, physical, rtype in (
+                    ("JobQueue", QUEUE, "AWS::Batch::JobQueue"),
+                    ("DataBucket", "cfgen-jobs-data", "AWS::S3::Bucket"),
+                )
+            )
+            self._ok(action, f"<StackResources>{members}</StackResources>")
+        elif action == "DescribeStackEvents":
+            self._ok(action, "<StackEvents></StackEvents>")
+        elif action == "DeleteStack":
+            cls.deleted = True
+            self._ok(action, "")
+        elif action == "ListStacks":
+            self._ok(
+                action,
+                f"<StackSummaries><member><StackId>{JOBS_STACK_ID}</StackId><StackName>cfgen-jobs"
+                f"</StackName><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>"
+                f"{status}</StackStatus></member></StackSummaries>",
+            )
+        else:
+            self._error(f"unexpected action {action}")
+
+    def _json(self, payload: dict[str, Any], code: int = 200) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_destroy_terminates_the_stacks_active_jobs_before_deleting(tmp_path: Path) -> None:
+    """moto finishes every job inside SubmitJob, so there is never one to stop there."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedStackWithJobs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            **base_env(tmp_path),
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        }
+        proc = script("destroy.sh", "--stack-name", "cfgen-jobs", env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout == "retained data bucket: cfgen-jobs-data\n"
+    log = ScriptedStackWithJobs.log
+    actions = [action for action, _ in log]
+    listed = {json.loads(body)["jobStatus"] for action, body in log if action == "listjobs"}
+    assert listed == {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"}
+    assert all(json.loads(b)["jobQueue"] == QUEUE for a, b in log if a == "listjobs")
+    terminated = [json.loads(body) for action, body in log if action == "terminatejob"]
+    # Every active job of the stack's queue, the array parent once, no child, nothing finished.
+    assert sorted(t["jobId"] for t in terminated) == [
+        "array-parent",
+        "job-runnable",
+        "job-running",
+        "job-starting",
+    ]
+    assert {t["reason"] for t in terminated} == {"destroy.sh: stack cfgen-jobs is being deleted"}
+    assert "canceljob" not in actions
+    # Jobs first, then the deletion; the bucket is only looked at, never deleted.
+    assert max(i for i, a in enumerate(actions) if a == "terminatejob") < actions.index(
+        "DeleteStack"
+    )
+    assert actions.count("DeleteStack") == 1
+    assert ("HeadBucket", "/cfgen-jobs-data") in log
