@@ -32,6 +32,7 @@ STACK = "cfgen-e2e"
 KNOWN_IGNORED_TYPES = {
     "AWS::S3::BucketPolicy": "no moto CloudFormation model; the bucket has no policy",
     "AWS::SNS::TopicPolicy": "no moto CloudFormation model; the topic has no policy",
+    "AWS::SNS::Subscription": "no moto CloudFormation model (only with AlertEmail set)",
     "AWS::CloudWatch::Alarm": "no moto CloudFormation model",
     "AWS::Budgets::Budget": "no moto CloudFormation model",
 }
