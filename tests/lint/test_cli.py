@@ -101,3 +101,26 @@ def test_e9050_metric_name_from_the_command_line(capsys: pytest.CaptureFixture[s
     argv = ["--format", "parseable", "-x", "E9050:metric_names=JobsFailed", "--", str(GOOD)]
     assert main(argv) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_python_m_cfgen_lint_with_only_file_arguments(tmp_path: Path) -> None:
+    # The documented form, no option before the files: cfn-lint's --append-rules
+    # takes several values and must not swallow the template paths.
+    done = subprocess.run(
+        [sys.executable, "-m", "cfgen", "lint", str(EVENTS), str(GOOD)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "E9040" in done.stdout
+    assert "Traceback" not in done.stderr
+    clean = subprocess.run(
+        [sys.executable, "-m", "cfgen", "lint", str(ROOT / "build" / "cloudformation.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr

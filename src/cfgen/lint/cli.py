@@ -14,8 +14,12 @@ from cfgen.lint import RULES_DIR
 
 
 def cfn_lint_args(argv: Sequence[str]) -> list[str]:
-    """The cfn-lint command line with cfgen's rules appended."""
-    return ["--append-rules", str(RULES_DIR), *argv]
+    """The cfn-lint command line with cfgen's rules appended.
+
+    ``--append-rules=DIR`` (one token): cfn-lint's option takes one or more
+    values, so a separate ``DIR`` would swallow the template paths after it.
+    """
+    return [f"--append-rules={RULES_DIR}", *argv]
 
 
 def main(argv: list[str]) -> int:
