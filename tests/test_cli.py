@@ -189,3 +189,13 @@ def test_write_failure_leaves_no_partial_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["cf.yaml"]
     with pytest.raises(UsageError):
         write_atomic(tmp_path / "nope" / "x.yaml", "x")
+
+
+@pytest.mark.parametrize(
+    "command", ["build", "check", "list", "lint", "diff", "cost", "simulate", "docs", "diagram"]
+)
+def test_every_subcommand_has_help(python: str, cfgen_env: dict[str, str], command: str) -> None:
+    result = run(python, cfgen_env, command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage" in result.stdout.lower()
+    assert "Traceback" not in result.stderr

@@ -162,3 +162,15 @@ def test_cost_arm64_profile_with_families(
     out = capsys.readouterr().out
     assert "c7g.16xlarge" in out
     assert "on c7g.large" in out
+
+
+@pytest.mark.parametrize("command", ["cost", "simulate"])
+def test_help_works(command: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cfgen", command, "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout

@@ -172,7 +172,11 @@ def _simulate_parser() -> _Parser:
     add(
         "--interruption",
         default=">20%",
-        help=f"Spot Instance Advisor band ({', '.join(BANDS)}) or a monthly %% (default >20%%)",
+        help=(
+            "Spot Instance Advisor band ("
+            + ", ".join(BANDS).replace("%", "%%")
+            + ") or a monthly %% (default >20%%)"
+        ),
     )
     add(
         "--band-hours",
