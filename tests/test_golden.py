@@ -26,7 +26,7 @@ def test_build_matches_a_fresh_render(name: str) -> None:
 
 def test_no_stale_files_in_build() -> None:
     expected = {load_profile(n).output_file for n in list_profiles()}
-    actual = {p.name for p in BUILD.glob("*.yaml")}
+    actual = {p.name for p in BUILD.iterdir()}
     assert actual == expected, f"stale or missing files in build/; regenerate with: {REGENERATE}"
 
 
