@@ -95,7 +95,17 @@ for q in "${!queues[@]}"; do
     done
 done
 wait
+# TerminateJob, at most 8 calls at a time.
 terminated=0
+declare -a pids=() pid_jobs=()
+finish_batch() {
+    local i
+    for i in "${!pids[@]}"; do
+        wait "${pids[i]}" || die "terminate-job ${pid_jobs[i]} failed"
+    done
+    pids=()
+    pid_jobs=()
+}
 for q in "${!queues[@]}"; do
     for job_status in "${active_states[@]}"; do
         listed="$(cat "$jobs_dir/$q.$job_status")"
@@ -106,12 +116,16 @@ for q in "${!queues[@]}"; do
             # Array children ("<parent>:<index>") stop with their parent.
             [[ "$job_id" == *:* ]] && continue
             awscli batch terminate-job --job-id "$job_id" \
-                --reason "destroy.sh: stack $stack is being deleted" >/dev/null
-            log "terminated $job_status job $job_id"
+                --reason "destroy.sh: stack $stack is being deleted" >/dev/null &
+            pids+=($!)
+            pid_jobs+=("$job_id")
+            log "terminating $job_status job $job_id"
             terminated=$((terminated + 1))
+            ((${#pids[@]} < 8)) || finish_batch
         done
     done
 done
+finish_batch
 log "terminated $terminated job(s) in ${#queues[@]} job queue(s) of $stack"
 
 # 2. Delete the stack and wait.
