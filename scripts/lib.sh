@@ -69,7 +69,10 @@ awscli() {
     aws "${extra[@]}" "$@"
 }
 
+# require_aws_cli: the checks every script makes once its arguments are valid
+# (run at top level, so a bad setting exits the script, not a subshell).
 require_aws_cli() {
+    poll_seconds >/dev/null
     command -v aws >/dev/null 2>&1 ||
         die "the AWS CLI ('aws') is not on PATH: pip install awscli, or put .venv/bin on PATH"
 }

@@ -132,6 +132,7 @@ BAD_ARGS = [
     ),
     ("push-image.sh", ["--no-build"], "--tag: required with --no-build"),
     ("local-aws.sh", ["restart"], "invalid choice: 'restart'"),
+    ("destroy.sh", ["--stack-name", "x", "--timeout", "9e9"], "--timeout: '9e9'"),
     ("local-aws.sh", ["start", "--port", "80"], "--port: '80' is not an integer between 1024"),
     ("local-aws.sh", ["stop", "--port", "5000"], "--port: only valid with 'start'"),
 ]
@@ -178,3 +179,9 @@ def test_local_aws_status_and_stop_without_pid_file(env: dict[str, str], tmp_pat
     assert stop.returncode == 1
     assert stop.stderr.count("\n") == 1
     assert "does not exist: nothing to stop" in stop.stderr
+
+
+def test_bad_poll_interval_is_a_usage_error(env: dict[str, str]) -> None:
+    proc = run("destroy.sh", "--stack-name", "x", env={**env, "CFGEN_POLL_SECONDS": "soon"})
+    assert proc.returncode == 2
+    assert proc.stderr == "destroy.sh: CFGEN_POLL_SECONDS: 'soon' is not a number of seconds\n"
