@@ -1,0 +1,94 @@
+"""Every profile in build/ deploys on the emulator, runs a job and is destroyed.
+
+The full flow (update, push-image, leftovers) is exercised on the default
+template in test_stack_lifecycle.py; here each other profile goes through
+deploy.sh -> CREATE_COMPLETE -> the compute environments it declares, in queue
+order -> submit-job.sh --wait -> destroy.sh -> DELETE_COMPLETE, through the
+real AWS CLI against moto on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import REPO, Emulator, explain, script
+from test_stack_lifecycle import explicit_parameters, load_template, outputs_from
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PROFILES = sorted(p.stem for p in (REPO / "build").glob("*.yaml") if p.stem != "cloudformation")
+
+
+def queue_environments(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(logical ID, ComputeResources.Type) of the queue's compute environments, in order."""
+    out = []
+    for entry in data["Resources"]["JobQueue"]["Properties"]["ComputeEnvironmentOrder"]:
+        body = entry["Fn::If"][1] if "Fn::If" in entry else entry
+        logical = body["ComputeEnvironment"]["Ref"]
+        kind = data["Resources"][logical]["Properties"]["ComputeResources"]["Type"]
+        out.append((logical, kind))
+    return out
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profile_deploys_runs_a_job_and_is_destroyed(
+    profile: str, emulator: Emulator, batch_service_role: str, tmp_path: Path
+) -> None:
+    template = REPO / "build" / f"{profile}.yaml"
+    data = load_template(template)
+    stack = f"cfgen-e2e-{profile}"
+    params = {
+        **explicit_parameters(data),
+        "ServiceRoleArn": batch_service_role,
+        "RepositoryName": f"{stack}-worker",
+    }
+    env = emulator.env
+    proc = script(
+        "deploy.sh",
+        *("--stack-name", stack, "--template", str(template)),
+        *(f"{k}={v}" for k, v in params.items()),
+        env=env,
+    )
+    assert proc.returncode == 0, explain(proc)
+    assert "CREATE_COMPLETE" in proc.stderr
+    outputs = outputs_from(proc.stdout)
+
+    # The compute environments the emulator recorded, in the template's queue order.
+    batch = emulator.client("batch")
+    expected = queue_environments(data)
+    arns = [outputs[f"{logical}Arn"] for logical, _ in expected]
+    recorded = {
+        ce["computeEnvironmentArn"]: ce
+        for ce in batch.describe_compute_environments(computeEnvironments=arns)[
+            "computeEnvironments"
+        ]
+    }
+    assert [recorded[a]["computeResources"]["type"] for a in arns] == [k for _, k in expected]
+    queue = batch.describe_job_queues(jobQueues=[outputs["JobQueueArn"]])["jobQueues"][0]
+    order = sorted(queue["computeEnvironmentOrder"], key=lambda o: o["order"])
+    assert [o["computeEnvironment"] for o in order] == arns
+    first = recorded[arns[0]]["computeResources"]
+    if first["type"] == "SPOT":
+        spot = data["Resources"]["SpotComputeEnvironment"]["Properties"]["ComputeResources"]
+        assert first["allocationStrategy"] == spot["AllocationStrategy"]
+        assert first["instanceTypes"] == params["InstanceTypes"].split(",")
+        assert first["ec2Configuration"][0]["imageType"] == spot["Ec2Configuration"][0]["ImageType"]
+    definition = batch.describe_job_definitions(jobDefinitions=[outputs["JobDefinitionArn"]])[
+        "jobDefinitions"
+    ][0]
+    platform = data["Resources"]["WorkerJobDefinition"]["Properties"]["PlatformCapabilities"]
+    # moto does not record PlatformCapabilities from CloudFormation (the key is
+    # absent); the template's value is pinned by tests/test_profiles.py.
+    assert definition.get("platformCapabilities", platform) == platform
+    assert definition["retryStrategy"]["evaluateOnExit"][0]["onStatusReason"] == "Host EC2*"
+
+    proc = script("submit-job.sh", "--stack-name", stack, "--wait", env=env)
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout.splitlines()[-1].endswith(" SUCCEEDED")
+
+    proc = script("destroy.sh", "--stack-name", stack, env=env)
+    assert proc.returncode == 0, explain(proc)
+    assert "DELETE_COMPLETE" in proc.stderr
+    assert proc.stdout == f"retained data bucket: {outputs['DataBucketName']}\n"
