@@ -27,7 +27,7 @@ fi
 echo "== ruff"
 "$PY" -m ruff check src tests scripts worker
 "$PY" -m ruff format --check src tests scripts worker
-echo "== mypy (strict, src/cfgen)"
+echo "== mypy (strict: src/cfgen, worker/src)"
 "$PY" -m mypy
 echo "== pytest"
 exec "$PY" -m pytest "$@"

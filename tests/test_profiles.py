@@ -100,6 +100,9 @@ def test_fargate_profile_has_no_instances_and_a_fargate_job_definition() -> None
     assert cp["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
     assert cp["NetworkConfiguration"] == {"AssignPublicIp": {"Ref": "AssignPublicIp"}}
     assert cp["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+    # Fargate stops a task 30 s after SIGTERM: the worker's deadline is shorter.
+    env = {e["Name"]: e["Value"] for e in cp["Environment"]}
+    assert env["CFGEN_GRACE_SECONDS"] == "15"
     assert {"OnStatusReason": "Your Spot Task was interrupted*", "Action": "RETRY"} in jd[
         "RetryStrategy"
     ]["EvaluateOnExit"]

@@ -258,6 +258,8 @@ def test_job_definition_logs_timeout_tags_and_no_privilege(default_data: Data) -
     ]
     env = {e["Name"]: e["Value"] for e in cp["Environment"]}
     assert env["TMPDIR"] == "/scratch"
+    # The worker's own deadline stays under the 110 s stop timeout.
+    assert env["CFGEN_GRACE_SECONDS"] == "95"
     assert env["CFGEN_DATA_BUCKET"] == {"Ref": "DataBucket"}
 
 

@@ -60,6 +60,20 @@ def retry_rules(platform: Platform) -> tuple[tuple[str, str, str], ...]:
     return RETRY_RULES
 
 
+#: Seconds between SIGTERM and SIGKILL on Fargate (ECS's default stopTimeout;
+#: Batch does not expose it for Fargate jobs).
+FARGATE_STOP_TIMEOUT: Final = 30
+#: Margin kept between the worker's own deadline and SIGKILL.
+GRACE_MARGIN: Final = 15
+
+
+def grace_seconds(cfg: Profile) -> int:
+    """How long the worker may flush after SIGTERM (docs/CONTRACT.md)."""
+    if cfg.compute.platform is Platform.FARGATE:
+        return FARGATE_STOP_TIMEOUT - GRACE_MARGIN
+    return cfg.job.stop_timeout_seconds - GRACE_MARGIN
+
+
 @dataclass(frozen=True)
 class Jobs:
     job_definition: Ref
@@ -89,6 +103,10 @@ def add_jobs(
         Environment(Name="CFGEN_CHECKPOINT_PREFIX", Value="checkpoints/"),
         Environment(Name="CFGEN_DEADLETTER_PREFIX", Value="deadletter/"),
         Environment(Name="TMPDIR", Value=SCRATCH_PATH),
+        # Seconds the worker may spend flushing after SIGTERM before it exits
+        # 143 regardless: under the stop timeout, so it is never SIGKILLed
+        # (137, which the retry rules do not retry).
+        Environment(Name="CFGEN_GRACE_SECONDS", Value=str(grace_seconds(cfg))),
     ]
     fargate: dict[str, object] = (
         {}
