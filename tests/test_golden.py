@@ -100,3 +100,10 @@ def test_readme_profile_table_is_current() -> None:
     assert match.group(1) == expected, (
         "README profile table is stale; regenerate it with: python -m cfgen docs --update-readme"
     )
+
+
+def test_every_template_fits_template_body() -> None:
+    # `aws cloudformation create-stack --template-body` takes at most 51,200
+    # bytes; above that users would need an S3 upload (the quick start breaks).
+    for path in BUILD.glob("*.yaml"):
+        assert path.stat().st_size <= 51_200, f"{path} is too large for --template-body"
