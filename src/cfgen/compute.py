@@ -106,17 +106,14 @@ def _add_ec2(
             **extra,
         )
 
-    spot = t.add_resource(
-        ComputeEnvironment(
+    envs = [
+        _managed(
+            t,
+            cfg,
+            params,
             naming.SPOT_CE,
-            Type="MANAGED",
-            State="ENABLED",
-            ServiceRole=_service_role(params),
-            # false: changes are applied as in-place infrastructure updates
-            # (new instances roll in) instead of replacing the environment,
-            # which would fail while the queue references it.
-            ReplaceComputeEnvironment=False,
-            ComputeResources=resources(
+            component="compute-spot",
+            resources=resources(
                 "spot",
                 Type="SPOT",
                 AllocationStrategy=c.allocation_strategy.value,
@@ -124,80 +121,88 @@ def _add_ec2(
                 # Unset unless the parameter is below 100 (AWS's advice).
                 BidPercentage=If(naming.HAS_BID_CAP, params.bid_percentage, NoValue),
             ),
-            Tags=map_tags(cfg, component="compute-spot"),
         )
-    )
-    _set_update_policy(spot)
-    envs = [ComputeEnvironmentRef(Ref(spot), naming.SPOT_CE, None)]
+    ]
     if c.on_demand_fallback:
-        on_demand = t.add_resource(
-            ComputeEnvironment(
+        envs.append(
+            _managed(
+                t,
+                cfg,
+                params,
                 naming.ON_DEMAND_CE,
-                Condition=naming.HAS_ON_DEMAND_FALLBACK,
-                Type="MANAGED",
-                State="ENABLED",
-                ServiceRole=_service_role(params),
-                ReplaceComputeEnvironment=False,
-                ComputeResources=resources(
+                component="compute-on-demand",
+                resources=resources(
                     "on-demand",
                     Type="EC2",
                     AllocationStrategy="BEST_FIT_PROGRESSIVE",
                     MaxvCpus=params.on_demand_max_vcpus,
                 ),
-                Tags=map_tags(cfg, component="compute-on-demand"),
-            )
-        )
-        _set_update_policy(on_demand)
-        envs.append(
-            ComputeEnvironmentRef(
-                Ref(on_demand), naming.ON_DEMAND_CE, naming.HAS_ON_DEMAND_FALLBACK
+                condition=naming.HAS_ON_DEMAND_FALLBACK,
             )
         )
     return Compute(environments=tuple(envs))
 
 
 def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network) -> Compute:
-    def fargate(
-        logical_id: str, kind: str, max_vcpus: object, tag: str, condition: str | None = None
-    ) -> Ref:
-        extra: dict[str, object] = {"Condition": condition} if condition else {}
-        ce = t.add_resource(
-            ComputeEnvironment(
-                logical_id,
-                **extra,
-                Type="MANAGED",
-                State="ENABLED",
-                ServiceRole=_service_role(params),
-                ReplaceComputeEnvironment=False,
-                ComputeResources=ComputeResources(
-                    Type=kind,
-                    MaxvCpus=max_vcpus,
-                    Subnets=params.subnet_ids,
-                    SecurityGroupIds=[network.security_group],
-                ),
-                Tags=map_tags(cfg, component=tag),
-            )
+    def resources(kind: str, max_vcpus: object) -> ComputeResources:
+        return ComputeResources(
+            Type=kind,
+            MaxvCpus=max_vcpus,
+            Subnets=params.subnet_ids,
+            SecurityGroupIds=[network.security_group],
         )
-        _set_update_policy(ce)
-        return Ref(ce)
 
     envs = [
-        ComputeEnvironmentRef(
-            fargate(
-                naming.FARGATE_SPOT_CE, "FARGATE_SPOT", params.max_vcpus, "compute-fargate-spot"
-            ),
+        _managed(
+            t,
+            cfg,
+            params,
             naming.FARGATE_SPOT_CE,
-            None,
+            component="compute-fargate-spot",
+            resources=resources("FARGATE_SPOT", params.max_vcpus),
         )
     ]
     if cfg.compute.on_demand_fallback:
-        assert params.on_demand_max_vcpus is not None
-        ref = fargate(
-            naming.FARGATE_CE,
-            "FARGATE",
-            params.on_demand_max_vcpus,
-            "compute-fargate",
-            naming.HAS_ON_DEMAND_FALLBACK,
+        envs.append(
+            _managed(
+                t,
+                cfg,
+                params,
+                naming.FARGATE_CE,
+                component="compute-fargate",
+                resources=resources("FARGATE", params.on_demand_max_vcpus),
+                condition=naming.HAS_ON_DEMAND_FALLBACK,
+            )
         )
-        envs.append(ComputeEnvironmentRef(ref, naming.FARGATE_CE, naming.HAS_ON_DEMAND_FALLBACK))
     return Compute(environments=tuple(envs))
+
+
+def _managed(
+    t: Template,
+    cfg: Profile,
+    params: Params,
+    logical_id: str,
+    *,
+    component: str,
+    resources: ComputeResources,
+    condition: str | None = None,
+) -> ComputeEnvironmentRef:
+    """A MANAGED compute environment, updated in place, with no physical name."""
+    extra: dict[str, object] = {"Condition": condition} if condition else {}
+    ce = t.add_resource(
+        ComputeEnvironment(
+            logical_id,
+            **extra,
+            Type="MANAGED",
+            State="ENABLED",
+            ServiceRole=_service_role(params),
+            # false: changes are applied as in-place infrastructure updates
+            # (new instances roll in) instead of replacing the environment,
+            # which would fail while the queue references it.
+            ReplaceComputeEnvironment=False,
+            ComputeResources=resources,
+            Tags=map_tags(cfg, component=component),
+        )
+    )
+    _set_update_policy(ce)
+    return ComputeEnvironmentRef(Ref(ce), logical_id, condition)

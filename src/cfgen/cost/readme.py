@@ -22,7 +22,7 @@ COST = ["cost"]
 SIM_LITERAL = ["simulate", "--duration-hours", "8"]
 SIM_PESSIMISTIC = ["simulate", "--duration-hours", "8", "--band-hours", "24"]
 
-_CREDENTIAL_VARS = (
+CREDENTIAL_VARS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -37,7 +37,7 @@ _CREDENTIAL_VARS = (
 
 def run(args: list[str]) -> str:
     """stdout of ``python -m cfgen <args>`` with no AWS credentials reachable."""
-    env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
     env.update(
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_CONFIG_FILE=os.devnull,
