@@ -193,7 +193,31 @@ def _out_dir_parser(prog: str, description: str) -> _Parser:
         metavar="DIR",
         help="folder of the rendered templates (default: build)",
     )
+    p.add_argument(
+        "--readme",
+        default="README.md",
+        metavar="PATH",
+        help=(
+            "README whose generated sections (profiles, parameters, outputs, diagram) are kept"
+            " in sync, if it exists and has cfgen's markers (default: README.md)"
+        ),
+    )
     return p
+
+
+def _readme_update(path: Path) -> tuple[str, str] | None:
+    """(current, refreshed) text of a README with cfgen's markers, else None."""
+    if not path.is_file():
+        return None
+    current = path.read_text(encoding="utf-8")
+    if "<!-- BEGIN parameters -->" not in current:
+        return None
+    from cfgen.docs import DocsError, update_readme
+
+    try:
+        return current, update_readme(current, "default")
+    except DocsError as err:
+        raise UsageError(str(err)) from None
 
 
 def _render_all() -> dict[str, str]:
@@ -224,6 +248,10 @@ def _build(argv: list[str]) -> int:
     for stale in sorted(set(_yaml_files(out)) - set(rendered)):
         (out / stale).unlink()
         print(f"removed {out / stale} (no profile renders it)")
+    readme = _readme_update(Path(args.readme))
+    if readme is not None and readme[0] != readme[1]:
+        write_atomic(Path(args.readme), readme[1])
+        print(f"updated the generated sections of {args.readme}")
     return EXIT_OK
 
 
@@ -245,12 +273,15 @@ def _check(argv: list[str]) -> int:
     drift += [
         f"{out / s}: no profile renders it" for s in sorted(set(_yaml_files(out)) - set(rendered))
     ]
+    readme = _readme_update(Path(args.readme))
+    if readme is not None and readme[0] != readme[1]:
+        drift.append(f"{args.readme}: generated sections differ from a fresh render")
     for line in drift:
         print(line, file=sys.stderr)
     if drift:
         print("to fix: python -m cfgen build", file=sys.stderr)
         return EXIT_FINDINGS
-    print(f"{len(rendered)} templates in {out} are up to date")
+    print(f"{len(rendered)} templates in {out} (and the README's tables) are up to date")
     return EXIT_OK
 
 
