@@ -183,9 +183,28 @@ def test_cost_allocation_tags_reach_every_taggable_resource_instances_and_jobs(n
     for logical_id, resource in d["Resources"].items():
         if resource["Type"] in untaggable:
             continue
+        if resource["Type"] == "AWS::Batch::ComputeEnvironment":
+            # Resource-level tags are create-only on a compute environment:
+            # none, so a tag edit never replaces it (see test below).
+            assert "Tags" not in resource["Properties"], logical_id
+            continue
         assert expected <= set(tags_of(resource)), logical_id
     for ce_id, ce in resources_of(d, "AWS::Batch::ComputeEnvironment").items():
         cr = ce["Properties"]["ComputeResources"]
         if cr["Type"] in ("SPOT", "EC2"):
             assert expected <= set(cr["Tags"]), ce_id  # reaches the instances
     assert d["Resources"]["WorkerJobDefinition"]["Properties"]["PropagateTags"] is True
+
+
+def test_editing_tags_or_renaming_a_profile_never_replaces_compute(tmp_path: Any) -> None:
+    """Tags and the profile's name reach only properties that update in place."""
+    from cfgen.diff import main as diff_main
+    from cfgen.render import render
+
+    old = tmp_path / "old.yaml"
+    old.write_text(render(load_profile("default")), encoding="utf-8")
+    profile = tmp_path / "renamed-profile.toml"
+    profile.write_text('[tags]\nenvironment = "prod"\ncost-centre = "cc-42"\n', encoding="utf-8")
+    new = tmp_path / "new.yaml"
+    new.write_text(render(load_profile(str(profile))), encoding="utf-8")
+    assert diff_main([str(old), str(new)]) == 0  # no replacement or removal

@@ -112,7 +112,6 @@ def _add_ec2(
             cfg,
             params,
             naming.SPOT_CE,
-            component="compute-spot",
             resources=resources(
                 "spot",
                 Type="SPOT",
@@ -130,7 +129,6 @@ def _add_ec2(
                 cfg,
                 params,
                 naming.ON_DEMAND_CE,
-                component="compute-on-demand",
                 resources=resources(
                     "on-demand",
                     Type="EC2",
@@ -158,7 +156,6 @@ def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network)
             cfg,
             params,
             naming.FARGATE_SPOT_CE,
-            component="compute-fargate-spot",
             resources=resources("FARGATE_SPOT", params.max_vcpus),
         )
     ]
@@ -169,7 +166,6 @@ def _add_fargate(t: Template, cfg: Profile, *, params: Params, network: Network)
                 cfg,
                 params,
                 naming.FARGATE_CE,
-                component="compute-fargate",
                 resources=resources("FARGATE", params.on_demand_max_vcpus),
                 condition=naming.HAS_ON_DEMAND_FALLBACK,
             )
@@ -183,7 +179,6 @@ def _managed(
     params: Params,
     logical_id: str,
     *,
-    component: str,
     resources: ComputeResources,
     condition: str | None = None,
 ) -> ComputeEnvironmentRef:
@@ -201,7 +196,10 @@ def _managed(
             # which would fail while the queue references it.
             ReplaceComputeEnvironment=False,
             ComputeResources=resources,
-            Tags=map_tags(cfg, component=component),
+            # No resource-level Tags: on a compute environment they are
+            # create-only, so editing a tag (or renaming the profile) would
+            # replace it. Cost-allocation tags reach the instances through
+            # ComputeResources.Tags, which update in place.
         )
     )
     _set_update_policy(ce)
