@@ -91,7 +91,7 @@ def test_cfgen_check_passes_and_detects_drift(
 def test_readme_profile_table_is_current() -> None:
     import re
 
-    from cfgen.cli import profiles_markdown
+    from cfgen.docs import profiles_markdown
 
     readme = (BUILD.parent / "README.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- BEGIN profiles -->\n(.*?)<!-- END profiles -->", readme, re.S)

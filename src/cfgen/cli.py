@@ -21,10 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
-
-if TYPE_CHECKING:
-    from cfgen.config import Profile
+from typing import NoReturn
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -304,25 +301,13 @@ def _list(argv: list[str]) -> int:
         except ConfigError as err:
             raise UsageError(str(err)) from None
     if args.markdown:
+        from cfgen.docs import profiles_markdown
+
         print(profiles_markdown(profiles), end="")
         return EXIT_OK
     for profile in profiles:
         print(f"{profile.name:<14} {profile.output_file:<22} {profile.description}")
     return EXIT_OK
-
-
-def profiles_markdown(profiles: Sequence[Profile]) -> str:
-    """The README's profile table: name, file, what it is for, resources."""
-    from cfgen.render import to_data
-
-    lines = [
-        "| profile | template | what it is for | resources |",
-        "|---|---|---|---|",
-    ]
-    for p in profiles:
-        count = len(to_data(p)["Resources"])
-        lines.append(f"| `{p.name}` | `build/{p.output_file}` | {p.description} | {count} |")
-    return "\n".join(lines) + "\n"
 
 
 _LOCAL_COMMANDS: dict[str, Callable[[list[str]], int]] = {

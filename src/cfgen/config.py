@@ -310,24 +310,46 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 
 
+#: Allowed range of each whole-number field. The same bounds become the
+#: MinValue/MaxValue of the CloudFormation parameter a field is the default of.
+RANGES: dict[str, tuple[int, int]] = {
+    "compute.max_vcpus": (1, 100_000),
+    "compute.min_vcpus": (0, 100_000),
+    "compute.on_demand_max_vcpus": (0, 100_000),
+    "compute.bid_percentage": (1, 100),
+    "compute.root_volume_gib": (30, 16_384),
+    "job.attempts": (1, 10),
+    "job.timeout_seconds": (60, 14 * 24 * 3600),
+    "job.runnable_timeout_seconds": (600, 86_400),
+    "job.stop_timeout_seconds": (30, 120),
+    "job.memory_mib": (512, 2_000_000),
+    "job.gpus": (0, 16),
+    "storage.checkpoint_expiration_days": (1, 3650),
+    "storage.scratch_expiration_days": (1, 3650),
+    "storage.noncurrent_version_expiration_days": (1, 3650),
+    "storage.keep_images": (1, 1000),
+    "monitoring.monthly_budget_usd": (0, 10**9),
+}
+
+
 def validate(profile: Profile) -> None:
     """Raise ConfigError for the first rule the profile breaks."""
     c, j, s = profile.compute, profile.job, profile.storage
-    _validate_range("compute.max_vcpus", c.max_vcpus, 1, 100_000)
-    _validate_range("compute.min_vcpus", c.min_vcpus, 0, 100_000)
+    _validate_range("compute.max_vcpus", c.max_vcpus)
+    _validate_range("compute.min_vcpus", c.min_vcpus)
     if c.min_vcpus > c.max_vcpus:
         raise ConfigError(
             f"compute.min_vcpus={c.min_vcpus!r}: must not exceed compute.max_vcpus ({c.max_vcpus})"
         )
-    _validate_range("compute.on_demand_max_vcpus", c.on_demand_max_vcpus, 0, 100_000)
-    _validate_range("compute.bid_percentage", c.bid_percentage, 1, 100)
-    _validate_range("compute.root_volume_gib", c.root_volume_gib, 30, 16_384)
-    _validate_range("job.attempts", j.attempts, 1, 10)
-    _validate_range("job.timeout_seconds", j.timeout_seconds, 60, 14 * 24 * 3600)
-    _validate_range("job.runnable_timeout_seconds", j.runnable_timeout_seconds, 600, 86_400)
-    _validate_range("job.stop_timeout_seconds", j.stop_timeout_seconds, 30, 120)
-    _validate_range("job.memory_mib", j.memory_mib, 512, 2_000_000)
-    _validate_range("job.gpus", j.gpus, 0, 16)
+    _validate_range("compute.on_demand_max_vcpus", c.on_demand_max_vcpus)
+    _validate_range("compute.bid_percentage", c.bid_percentage)
+    _validate_range("compute.root_volume_gib", c.root_volume_gib)
+    _validate_range("job.attempts", j.attempts)
+    _validate_range("job.timeout_seconds", j.timeout_seconds)
+    _validate_range("job.runnable_timeout_seconds", j.runnable_timeout_seconds)
+    _validate_range("job.stop_timeout_seconds", j.stop_timeout_seconds)
+    _validate_range("job.memory_mib", j.memory_mib)
+    _validate_range("job.gpus", j.gpus)
     if not 0.25 <= j.vcpus <= 192:
         raise ConfigError(f"job.vcpus={j.vcpus!r}: must be between 0.25 and 192")
     if s.log_retention_days not in LOG_RETENTION_DAYS:
@@ -335,15 +357,13 @@ def validate(profile: Profile) -> None:
             f"storage.log_retention_days={s.log_retention_days!r}: must be one of"
             f" {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
-    _validate_range("storage.checkpoint_expiration_days", s.checkpoint_expiration_days, 1, 3650)
-    _validate_range("storage.scratch_expiration_days", s.scratch_expiration_days, 1, 3650)
+    _validate_range("storage.checkpoint_expiration_days", s.checkpoint_expiration_days)
+    _validate_range("storage.scratch_expiration_days", s.scratch_expiration_days)
     _validate_range(
-        "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days, 1, 3650
+        "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days
     )
-    _validate_range("storage.keep_images", s.keep_images, 1, 1000)
-    _validate_range(
-        "monitoring.monthly_budget_usd", profile.monitoring.monthly_budget_usd, 0, 10**9
-    )
+    _validate_range("storage.keep_images", s.keep_images)
+    _validate_range("monitoring.monthly_budget_usd", profile.monitoring.monthly_budget_usd)
     if c.platform is Platform.FARGATE:
         _validate_fargate_size(j.vcpus, j.memory_mib)
     if c.platform is Platform.EC2:
@@ -402,7 +422,8 @@ def _validate_fargate_size(vcpus: float, memory_mib: int) -> None:
         )
 
 
-def _validate_range(field: str, value: int, lo: int, hi: int) -> None:
+def _validate_range(field: str, value: int) -> None:
+    lo, hi = RANGES[field]
     if not lo <= value <= hi:
         raise ConfigError(f"{field}={value!r}: must be between {lo} and {hi}")
 

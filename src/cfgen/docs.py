@@ -21,7 +21,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -432,6 +432,20 @@ def mermaid(data: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- README
 
 
+def profiles_markdown(profiles: Sequence[Profile]) -> str:
+    """The README's profile table: name, file, what it is for, resources."""
+    from cfgen.render import to_data
+
+    lines = [
+        "| profile | template | what it is for | resources |",
+        "|---|---|---|---|",
+    ]
+    for p in profiles:
+        count = len(to_data(p)["Resources"])
+        lines.append(f"| `{p.name}` | `build/{p.output_file}` | {p.description} | {count} |")
+    return "\n".join(lines) + "\n"
+
+
 def _marker(kind: str, section: str) -> str:
     return f"<!-- {kind} {section} -->"
 
@@ -472,7 +486,6 @@ def replace_sections(text: str, sections: Mapping[str, str], *, source: str = "R
 def update_readme(readme_text: str, profile: Profile | str) -> str:
     """The README with its parameters, outputs and diagram sections rendered from
     ``profile`` (a Profile, or a name or path for ``load_profile``)."""
-    from cfgen.cli import profiles_markdown
     from cfgen.config import list_profiles, load_profile
     from cfgen.render import to_data
 

@@ -19,7 +19,7 @@ from typing import Any
 from troposphere import Equals, Not, Parameter, Ref, Template
 
 from cfgen import naming
-from cfgen.config import FARGATE_MEMORY, LOG_RETENTION_DAYS, Platform, Profile
+from cfgen.config import FARGATE_MEMORY, LOG_RETENTION_DAYS, RANGES, Platform, Profile
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,30 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         labels[name] = label
         return Ref(name)
 
+    def number(
+        name: str,
+        label: str,
+        field: str,
+        default: int,
+        *,
+        description: str,
+        hi: int | None = None,
+        constraint: str | None = None,
+    ) -> Ref:
+        """A whole-number parameter bounded like the profile field it defaults from."""
+        lo, top = RANGES[field]
+        top = top if hi is None else hi
+        return param(
+            name,
+            label,
+            Type="Number",
+            Default=str(default),
+            MinValue=str(lo),
+            MaxValue=str(top),
+            Description=description,
+            ConstraintDescription=constraint or f"must be a whole number from {lo} to {top}",
+        )
+
     # -- Network
     vpc_id = param(
         "VpcId",
@@ -79,35 +103,29 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
 
     # -- Compute
     compute_names = ["MaxvCpus"]
-    max_vcpus = param(
+    max_vcpus = number(
         "MaxvCpus",
         "Spot max vCPUs" if ec2 else "Fargate Spot max vCPUs",
-        Type="Number",
-        Default=str(c.max_vcpus),
-        MinValue="1",
-        MaxValue="100000",
-        Description=(
+        "compute.max_vcpus",
+        c.max_vcpus,
+        description=(
             "Most vCPUs the Spot compute environment scales to (1-100000); it scales to 0"
             " when idle."
         ),
-        ConstraintDescription="must be a whole number from 1 to 100000",
     )
     instance_types = bid = on_demand = root_volume = assign_public_ip = None
     if c.on_demand_fallback:
         fallback = "On-Demand" if ec2 else "Fargate (on-demand)"
-        on_demand = param(
+        on_demand = number(
             "OnDemandMaxvCpus",
             f"{fallback} fallback max vCPUs",
-            Type="Number",
-            Default=str(c.on_demand_max_vcpus),
-            MinValue="0",
-            MaxValue="100000",
-            Description=(
+            "compute.on_demand_max_vcpus",
+            c.on_demand_max_vcpus,
+            description=(
                 f"Most vCPUs of the {fallback} fallback compute environment (order 2 in the"
                 " queue), used only when Spot has no capacity or is at MaxvCpus."
                 " 0 = no fallback."
             ),
-            ConstraintDescription="must be a whole number from 0 to 100000",
         )
         compute_names.append("OnDemandMaxvCpus")
     if not ec2:
@@ -139,29 +157,24 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
                 " arm64 and x86_64."
             ),
         )
-        bid = param(
+        bid = number(
             "BidPercentage",
             "Spot bid cap (%)",
-            Type="Number",
-            Default=str(c.bid_percentage),
-            MinValue="1",
-            MaxValue="100",
-            Description=(
+            "compute.bid_percentage",
+            c.bid_percentage,
+            description=(
                 "Most you pay for Spot, in percent of On-Demand (1-100). 100 leaves it unset,"
                 " as AWS recommends: a lower cap only adds interruptions."
             ),
-            ConstraintDescription="must be a whole number from 1 to 100",
         )
         compute_names += ["InstanceTypes", "BidPercentage"]
-        root_volume = param(
+        root_volume = number(
             "RootVolumeGiB",
             "Root volume (GiB)",
-            Type="Number",
-            Default=str(c.root_volume_gib),
-            MinValue="30",
-            MaxValue="16384",
-            Description="Size of each instance's encrypted gp3 root volume, GiB (30-16384).",
-            ConstraintDescription="must be a whole number from 30 (the AMI's size) to 16384",
+            "compute.root_volume_gib",
+            c.root_volume_gib,
+            description="Size of each instance's encrypted gp3 root volume, GiB (30-16384).",
+            constraint="must be a whole number from 30 (the AMI's size) to 16384",
         )
         compute_names.append("RootVolumeGiB")
     service_role = param(
@@ -232,54 +245,43 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         + ("" if ec2 else " Fargate sizes: 0.25, 0.5, 1, 2, 4, 8 or 16."),
         **vcpu_range,
     )
-    job_memory = param(
+    job_memory = number(
         "JobMemoryMiB",
         "Memory per job (MiB)",
-        Type="Number",
-        Default=str(j.memory_mib),
-        MinValue="512",
-        MaxValue="2000000" if ec2 else "122880",
-        Description=(
+        "job.memory_mib",
+        j.memory_mib,
+        description=(
             "Memory reserved for each job, MiB. The OS and ECS agent keep part of each"
             " instance's memory: a job asking for exactly 4096 MiB does not fit a 4 GiB instance."
         ),
-        ConstraintDescription="must be a whole number from 512 to 2000000",
+        hi=None if ec2 else FARGATE_MEMORY[16][-1],
     )
-    job_attempts = param(
+    job_attempts = number(
         "JobAttempts",
         "Attempts per job",
-        Type="Number",
-        Default=str(j.attempts),
-        MinValue="1",
-        MaxValue="10",
-        Description=(
+        "job.attempts",
+        j.attempts,
+        description=(
             "Attempts per job (1-10). Spot reclaims (Host EC2*) and exit codes 75 and 143 are"
             " retried; any other failure ends the job at once."
         ),
-        ConstraintDescription="must be a whole number from 1 to 10",
     )
-    job_timeout = param(
+    job_timeout = number(
         "JobTimeoutSeconds",
         "Attempt timeout (s)",
-        Type="Number",
-        Default=str(j.timeout_seconds),
-        MinValue="60",
-        MaxValue=str(14 * 24 * 3600),
-        Description="Wall-clock limit of one attempt, seconds (at least 60).",
-        ConstraintDescription="must be a whole number from 60 to 1209600",
+        "job.timeout_seconds",
+        j.timeout_seconds,
+        description="Wall-clock limit of one attempt, seconds (at least 60).",
     )
-    runnable_timeout = param(
+    runnable_timeout = number(
         "RunnableTimeoutSeconds",
         "Cancel if stuck RUNNABLE (s)",
-        Type="Number",
-        Default=str(j.runnable_timeout_seconds),
-        MinValue="600",
-        MaxValue="86400",
-        Description=(
+        "job.runnable_timeout_seconds",
+        j.runnable_timeout_seconds,
+        description=(
             "Cancel a job that waited this long in RUNNABLE because no compute environment"
             " could get capacity (600-86400), so it does not block the queue forever."
         ),
-        ConstraintDescription="must be a whole number from 600 to 86400",
     )
     groups.append(
         (
@@ -321,19 +323,17 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
     operations = ["LogRetentionDays", "AlertEmail"]
     monthly_budget = None
     if cfg.monitoring.budget:
-        monthly_budget = param(
+        monthly_budget = number(
             "MonthlyBudgetUsd",
             "Monthly budget (USD)",
-            Type="Number",
-            Default=str(cfg.monitoring.monthly_budget_usd),
-            MinValue="0",
-            MaxValue="1000000000",
-            Description=(
+            "monitoring.monthly_budget_usd",
+            cfg.monitoring.monthly_budget_usd,
+            description=(
                 "Monthly cost budget in USD for resources tagged with this stack's"
                 " cfgen-stack tag (activate it as a cost allocation tag). Alerts at 80% actual"
                 " and 100% forecast go to the alert topic and e-mail. 0 = no budget."
             ),
-            ConstraintDescription="must be a whole number of USD, 0 for none",
+            constraint="must be a whole number of USD, 0 for none",
         )
         operations.append("MonthlyBudgetUsd")
     groups.append(("Operations", operations))
