@@ -94,13 +94,30 @@ def test_e9050_metric_names_from_cfnlintrc(
         "configure_rules:\n  E9050:\n    metric_names: [Foo, Bar]\n", encoding="utf-8"
     )
     assert main(["--format", "parseable", "--", str(GOOD)]) == 2
-    assert ":E9050:AWS/Batch publishes no metric JobsFailed" in capsys.readouterr().out
+    assert ":E9050:AWS/Batch publishes no metric JobsMovedToFailed" in capsys.readouterr().out
+
+
+def test_e9050_extra_metric_names_extend_the_documented_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = FIXTURES / "bad" / "monitoring.yaml"
+    assert main(["--format", "parseable", "--", str(bad)]) & 2  # cfn-lint: bit 2 = errors
+    assert "publishes no metric JobsFailed" in capsys.readouterr().out
+    (tmp_path / ".cfnlintrc").write_text(
+        "configure_rules:\n  E9050:\n    extra_metric_names: [JobsFailed]\n", encoding="utf-8"
+    )
+    main(["--format", "parseable", "--", str(bad)])
+    out = capsys.readouterr().out
+    assert "publishes no metric JobsFailed" not in out
+    assert "publishes no metric FailedJobCount" in out  # documented list still applies
 
 
 def test_e9050_metric_name_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--format", "parseable", "-x", "E9050:metric_names=JobsFailed", "--", str(GOOD)]
-    assert main(argv) == 0
-    assert capsys.readouterr().out == ""
+    argv = ["--format", "parseable", "-x", "E9050:metric_names=JobsRetried", "--", str(GOOD)]
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert "publishes no metric JobsMovedToFailed" in out
+    assert "publishes no metric JobsRetried" not in out
 
 
 def test_python_m_cfgen_lint_with_only_file_arguments(tmp_path: Path) -> None:

@@ -42,15 +42,47 @@ def _metrics(
             )
 
 
+# Every metric in the AWS Batch User Guide's metrics table ("Using CloudWatch
+# Metrics with AWS Batch"): state-transition counts (unit Count) and durations
+# (unit Milliseconds), all published with the single dimension JobQueueName.
+BATCH_METRIC_NAMES: tuple[str, ...] = (
+    # all jobs
+    "JobsSubmitted",
+    "JobsMovedToPending",
+    "JobsMovedToRunnable",
+    "JobsMovedToStarting",
+    "JobsMovedToRunning",
+    "JobsMovedToSucceeded",
+    "JobsMovedToFailed",
+    "JobsCancelled",
+    "JobsTerminated",
+    "JobsRetried",
+    "JobSubmittedToRunnableDuration",
+    "JobAttemptStartingToRunningDuration",
+    "JobAttemptExecutionDuration",
+    "JobAttemptDuration",
+    # compute jobs only
+    "JobSubmittedToFirstStartingDuration",
+    "JobAttemptRunnableToStartingDuration",
+    # service jobs only
+    "JobsMovedToScheduled",
+    "JobSubmittedToFirstScheduledDuration",
+    "JobAttemptRunnableToScheduledDuration",
+    "JobAttemptScheduledToStartingDuration",
+    "JobsPreempted",
+)
+
+
 class BatchMetric(CloudFormationLintRule):
     id = "E9050"
     shortdesc = "Alarm on an AWS/Batch metric Batch does not publish"
     description = (
-        "AWS Batch publishes every AWS/Batch metric with exactly the JobQueueName "
-        "dimension; alarms using JobQueue, ComputeEnvironment or no dimension watch a "
-        "series that never receives data. Metric names are checked against the "
-        "documented names you configure: configure_rules E9050 metric_names in "
-        ".cfnlintrc, or -x E9050:metric_names=Name for one name."
+        "AWS Batch publishes the metrics of its metrics table (JobsSubmitted, "
+        "JobsMovedToFailed, JobsRetried, JobAttemptRunnableToStartingDuration, ...) "
+        "with exactly the JobQueueName dimension; an alarm on another name, or using "
+        "JobQueue, ComputeEnvironment or no dimension, watches a series that never "
+        "receives data. Names AWS adds later: configure_rules E9050 "
+        "extra_metric_names in .cfnlintrc."
     )
     source_url = _BATCH_METRICS
     tags: ClassVar[list[str]] = ["resources", "cloudwatch", "batch"]
@@ -58,13 +90,20 @@ class BatchMetric(CloudFormationLintRule):
     def __init__(self) -> None:
         super().__init__()
         self.config_definition = {
-            "metric_names": {"default": [], "type": "list", "itemtype": "string"}
+            "metric_names": {
+                "default": list(BATCH_METRIC_NAMES),
+                "type": "list",
+                "itemtype": "string",
+            },
+            "extra_metric_names": {"default": [], "type": "list", "itemtype": "string"},
         }
         self.configure()
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         m, out = mdl.model(cfn), mdl.Findings(cfn)
-        names = set(self.config.get("metric_names") or [])
+        names = set(self.config.get("metric_names") or []) | set(
+            self.config.get("extra_metric_names") or []
+        )
         for alarm in m.all_variants("AWS::CloudWatch::Alarm"):
             for where, ns, name, dims in _metrics(m, alarm):
                 if ns != "AWS/Batch":
