@@ -34,11 +34,11 @@ def test_main_clean_template_exits_zero(capsys: pytest.CaptureFixture[str]) -> N
 def test_main_reports_cfgen_rules_in_cfn_lint_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--format", "json", "--", str(EVENTS)]) == 2
     ids = sorted({m["Rule"]["Id"] for m in json.loads(capsys.readouterr().out)})
-    assert ids == ["E9040", "E9041", "E9042", "E9043"]
+    assert ids == ["E9040", "E9041", "E9042", "E9043", "E9044"]
 
 
 def test_main_honours_cfn_lint_ignore(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-i", "E9040", "E9041", "E9042", "E9043", "--", str(EVENTS)]) == 0
+    assert main(["-i", "E9040", "E9041", "E9042", "E9043", "E9044", "--", str(EVENTS)]) == 0
     capsys.readouterr()
 
 

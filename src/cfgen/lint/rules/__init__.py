@@ -23,6 +23,7 @@ from cfgen.lint.rules.events import (
     InputPathMissing,
     JobStatusField,
     KmsTopicForEvents,
+    SnsTopicPolicyForAlarms,
     SnsTopicPolicyForEvents,
 )
 from cfgen.lint.rules.jobs import (
@@ -80,6 +81,7 @@ __all__ = [
     "RetryCatchAll",
     "RetryStrategyLimits",
     "SecurityGroupRequired",
+    "SnsTopicPolicyForAlarms",
     "SnsTopicPolicyForEvents",
     "SpotFleetRoleNeeded",
     "SpotFleetRoleUnneeded",
