@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cfgen.config import instance_architecture, list_profiles, load_profile
+from cfgen.config import ConfigError, instance_architecture, list_profiles, load_profile
 from cfgen.render import to_data
 
 Data = dict[str, Any]
@@ -157,7 +157,27 @@ def test_profile_without_budget_renders_none(tmp_path: Any) -> None:
     assert "MonthlyBudget" not in d["Resources"]
     assert "MonthlyBudgetUsd" not in d["Parameters"]
     statements = d["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert len(statements) == 1
+    principals = [s["Principal"]["Service"] for s in statements]
+    assert ["budgets.amazonaws.com"] not in principals
+
+
+def test_profile_without_retry_alarm_renders_none(tmp_path: Any) -> None:
+    path = tmp_path / "noalarm.toml"
+    path.write_text("[monitoring]\nretry_alarm = false\n", encoding="utf-8")
+    d = to_data(load_profile(str(path)))
+    assert not [r for r in d["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert "RetryAlarmPercent" not in d["Parameters"]
+    statements = d["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    principals = [s["Principal"]["Service"] for s in statements]
+    assert ["cloudwatch.amazonaws.com"] not in principals
+
+
+@pytest.mark.parametrize("value", [0, 101, -5])
+def test_retry_alarm_percent_out_of_range_is_one_precise_error(tmp_path: Any, value: int) -> None:
+    path = tmp_path / "badalarm.toml"
+    path.write_text(f"[monitoring]\nretry_alarm_percent = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^monitoring.retry_alarm_percent={value}: "):
+        load_profile(str(path))
 
 
 def tags_of(resource: Data) -> dict[str, Any]:

@@ -417,6 +417,51 @@ def test_topic_policy_lets_eventbridge_publish_scoped_to_the_rule(default_data: 
     assert "KmsMasterKeyId" not in props(default_data, "AlertTopic")
 
 
+def test_retry_alarm_watches_only_metrics_aws_batch_publishes(default_data: Data) -> None:
+    from cfgen.lint.rules.monitoring import BATCH_METRIC_NAMES
+
+    (alarm_id,) = of_type(default_data, "AWS::CloudWatch::Alarm")
+    assert alarm_id == "RetryRateAlarm"
+    p = props(default_data, alarm_id)
+    queries = {q["Id"]: q for q in p["Metrics"]}
+    stats = {i: q["MetricStat"] for i, q in queries.items() if "MetricStat" in q}
+    assert {i: s["Metric"]["MetricName"] for i, s in stats.items()} == {
+        "retried": "JobsRetried",
+        "started": "JobsMovedToStarting",
+    }
+    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "JobQueue"}]}]}
+    for stat in stats.values():
+        assert stat["Metric"]["Namespace"] == "AWS/Batch"
+        assert stat["Metric"]["MetricName"] in BATCH_METRIC_NAMES
+        assert stat["Metric"]["Dimensions"] == [{"Name": "JobQueueName", "Value": queue_name}]
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 3600)
+    (returned,) = [q for q in p["Metrics"] if q["ReturnData"]]
+    assert returned["Expression"] == "IF(started >= 10, 100 * FILL(retried, 0) / started, 0)"
+    assert set(re.findall(r"\b[a-z]\w*\b", returned["Expression"])) <= set(queries)
+    assert p["Threshold"] == {"Ref": "RetryAlarmPercent"}
+    assert p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # Batch emits these only on state transitions: an idle hour is not an alarm.
+    assert p["TreatMissingData"] == "notBreaching"
+    assert p["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    assert "OKActions" not in p  # no "OK" mail right after every deployment
+    param = default_data["Parameters"]["RetryAlarmPercent"]
+    assert (param["MinValue"], param["MaxValue"], param["Default"]) == ("1", "100", "30")
+
+
+def test_topic_policy_lets_the_retry_alarm_publish_scoped_to_it(default_data: Data) -> None:
+    # A topic policy replaces SNS's default one: without this statement CloudWatch
+    # is "not authorized to perform: SNS:Publish" and the alarm tells nobody.
+    statements = props(default_data, "AlertTopicPolicy")["PolicyDocument"]["Statement"]
+    (stmt,) = [s for s in statements if s["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}]
+    assert stmt["Effect"] == "Allow"
+    assert stmt["Action"] == ["sns:Publish"]
+    assert stmt["Resource"] == [{"Ref": "AlertTopic"}]
+    assert stmt["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["RetryRateAlarm", "Arn"]}},
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
+
+
 def test_email_subscription_is_optional(default_data: Data) -> None:
     sub = res(default_data, "AlertEmailSubscription")
     assert sub["Condition"] == "HasAlertEmail"

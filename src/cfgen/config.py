@@ -99,6 +99,8 @@ class Storage:
 class Monitoring:
     budget: bool
     monthly_budget_usd: int
+    retry_alarm: bool
+    retry_alarm_percent: int
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "storage.noncurrent_version_expiration_days": (1, 3650),
     "storage.keep_images": (1, 1000),
     "monitoring.monthly_budget_usd": (0, 10**9),
+    "monitoring.retry_alarm_percent": (1, 100),
 }
 
 
@@ -364,6 +367,7 @@ def validate(profile: Profile) -> None:
     )
     _validate_range("storage.keep_images", s.keep_images)
     _validate_range("monitoring.monthly_budget_usd", profile.monitoring.monthly_budget_usd)
+    _validate_range("monitoring.retry_alarm_percent", profile.monitoring.retry_alarm_percent)
     if c.platform is Platform.FARGATE:
         _validate_fargate_size(j.vcpus, j.memory_mib)
     if c.platform is Platform.EC2:

@@ -2,13 +2,16 @@
 
 Emits AlertTopic (AWS::SNS::Topic), AlertTopicPolicy (AWS::SNS::TopicPolicy),
 AlertEmailSubscription (AWS::SNS::Subscription, only with AlertEmail),
-JobFailedRule (AWS::Events::Rule) and, in profiles with a budget, MonthlyBudget
+JobFailedRule (AWS::Events::Rule), in profiles with a retry alarm RetryRateAlarm
+(AWS::CloudWatch::Alarm) and, in profiles with a budget, MonthlyBudget
 (AWS::Budgets::Budget, only when MonthlyBudgetUsd > 0).
 
-Two classic mistakes are avoided on purpose: "Batch Job State Change" events
-carry the state in ``detail.status`` (not ``jobStatus``), and an SNS topic only
-accepts EventBridge deliveries when its policy lets ``events.amazonaws.com``
-publish.
+Classic mistakes avoided on purpose: "Batch Job State Change" events carry the
+state in ``detail.status`` (not ``jobStatus``); a topic policy replaces SNS's
+default one, so it must itself let ``events.amazonaws.com`` (the rule) and
+``cloudwatch.amazonaws.com`` (the alarm) publish; and the alarm watches only
+metrics AWS Batch really publishes (namespace ``AWS/Batch``, dimension
+``JobQueueName``; lint rule E9050 holds every alarm to that table).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import AccountId, GetAtt, If, NoValue, Ref, Sub, Template
+from troposphere import AccountId, GetAtt, If, NoValue, Ref, Select, Split, Sub, Template
 from troposphere.budgets import (
     Budget,
     BudgetData,
@@ -36,6 +39,7 @@ from troposphere.budgets import (
     Spend,
     Subscriber,
 )
+from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.events import InputTransformer, Rule, Target
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
@@ -48,6 +52,16 @@ from cfgen.tags import STACK_TAG, map_tags, stack_tags
 #: https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html
 BATCH_EVENT_SOURCE = "aws.batch"
 BATCH_JOB_STATE_CHANGE = "Batch Job State Change"
+
+#: AWS Batch's job metrics: every one is published in this namespace with the
+#: single dimension JobQueueName.
+#: https://docs.aws.amazon.com/batch/latest/userguide/using_cloudwatch_metrics.html
+BATCH_METRICS_NAMESPACE = "AWS/Batch"
+BATCH_METRICS_DIMENSION = "JobQueueName"
+#: The retry alarm looks at one hour and ignores hours with fewer attempts than
+#: this (two reclaims out of three attempts are noise, not a trend).
+RETRY_WINDOW_SECONDS = 3600
+RETRY_MIN_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,25 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             Condition=Condition(ArnEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
         )
     ]
+    if params.retry_alarm_percent is not None:
+        alarm = _add_retry_alarm(
+            t, cfg, threshold=params.retry_alarm_percent, topic=Ref(topic), job_queue=job_queue
+        )
+        statements.append(
+            Statement(
+                Sid="CloudWatchPublishesRetryAlarm",
+                Effect=Allow,
+                Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                Action=[sns.Publish],
+                Resource=[Ref(topic)],
+                Condition=Condition(
+                    [
+                        ArnEquals({"aws:SourceArn": GetAtt(alarm, "Arn")}),
+                        StringEquals({"aws:SourceAccount": AccountId}),
+                    ]
+                ),
+            )
+        )
     if params.monthly_budget is not None:
         statements.append(
             Statement(
@@ -159,6 +192,65 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             t, cfg, budget=params.monthly_budget, topic=Ref(topic), email=params.alert_email
         )
     return Monitoring(topic=Ref(topic))
+
+
+def _add_retry_alarm(
+    t: Template, cfg: Profile, *, threshold: Ref, topic: Ref, job_queue: Ref
+) -> Alarm:
+    """Alarm when Spot reclaims (or other retried failures) eat the queue's work.
+
+    Ratio of JobsRetried (attempts that failed and went back to RUNNABLE) to
+    JobsMovedToStarting (attempts placed on capacity) over one hour. Batch emits
+    these only on state transitions, so an idle hour has no data: missing data
+    is not breaching. The queue's name is the last part of its ARN (Ref).
+    """
+    queue_name = Select(1, Split("/", job_queue))
+
+    def batch_metric(query_id: str, metric_name: str) -> MetricDataQuery:
+        return MetricDataQuery(
+            Id=query_id,
+            ReturnData=False,
+            MetricStat=MetricStat(
+                Metric=Metric(
+                    Namespace=BATCH_METRICS_NAMESPACE,
+                    MetricName=metric_name,
+                    Dimensions=[MetricDimension(Name=BATCH_METRICS_DIMENSION, Value=queue_name)],
+                ),
+                Period=RETRY_WINDOW_SECONDS,
+                Stat="Sum",
+            ),
+        )
+
+    return t.add_resource(
+        Alarm(
+            naming.RETRY_ALARM,
+            AlarmDescription=(
+                "Many of this queue's job attempts were retried within an hour, usually Spot"
+                " reclaims (Host EC2 ... terminated). Work since the last checkpoint is paid"
+                " twice: add instance types or subnets (AZs), or let the On-Demand fallback"
+                " take more of the load."
+            ),
+            Metrics=[
+                batch_metric("retried", "JobsRetried"),
+                batch_metric("started", "JobsMovedToStarting"),
+                MetricDataQuery(
+                    Id="retryPercent",
+                    Label="Retried attempts, % of attempts started",
+                    Expression=(
+                        f"IF(started >= {RETRY_MIN_ATTEMPTS}, 100 * FILL(retried, 0) / started, 0)"
+                    ),
+                    ReturnData=True,
+                ),
+            ],
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            Threshold=threshold,
+            EvaluationPeriods=1,
+            DatapointsToAlarm=1,
+            TreatMissingData="notBreaching",
+            AlarmActions=[topic],
+            Tags=stack_tags(cfg, component="monitoring"),
+        )
+    )
 
 
 def _add_budget(t: Template, cfg: Profile, *, budget: Ref, topic: Ref, email: Ref) -> None:

@@ -38,6 +38,7 @@ ALERT_TOPIC_POLICY: Final = "AlertTopicPolicy"
 ALERT_EMAIL_SUBSCRIPTION: Final = "AlertEmailSubscription"
 JOB_FAILED_RULE: Final = "JobFailedRule"
 BUDGET: Final = "MonthlyBudget"
+RETRY_ALARM: Final = "RetryRateAlarm"
 
 # Conditions
 HAS_BID_CAP: Final = "HasBidCap"

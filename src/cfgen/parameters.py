@@ -1,10 +1,11 @@
 """Deploy-time inputs: Parameters, Conditions, Rules and the console interface.
 
 Emits Parameters VpcId, SubnetIds, MaxvCpus, BidPercentage, InstanceTypes,
-OnDemandMaxvCpus, ContainerImage, ImageTag, RepositoryName, JobVcpus, JobMemoryMiB, JobAttempts,
-JobTimeoutSeconds, RunnableTimeoutSeconds, RootVolumeGiB, LogRetentionDays,
-AlertEmail, ServiceRoleArn; Conditions HasBidCap, HasOnDemandFallback,
-UseStackRepository, HasRepositoryName, HasAlertEmail, HasServiceRole; Rule SubnetsInVpc; and
+OnDemandMaxvCpus, ContainerImage, ImageTag, RepositoryName, JobVcpus, JobMemoryMiB,
+JobAttempts, JobTimeoutSeconds, RunnableTimeoutSeconds, RootVolumeGiB,
+LogRetentionDays, AlertEmail, ServiceRoleArn, MonthlyBudgetUsd, RetryAlarmPercent;
+Conditions HasBidCap, HasOnDemandFallback, UseStackRepository, HasRepositoryName,
+HasAlertEmail, HasServiceRole, HasBudget; Rule SubnetsInVpc; and
 ``AWS::CloudFormation::Interface`` metadata (ParameterGroups, ParameterLabels).
 
 Which parameters exist depends on the profile's structure (no On-Demand
@@ -46,6 +47,7 @@ class Params:
     root_volume: Ref | None
     assign_public_ip: Ref | None
     monthly_budget: Ref | None
+    retry_alarm_percent: Ref | None
 
 
 def add_parameters(t: Template, cfg: Profile) -> Params:
@@ -336,6 +338,19 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             constraint="must be a whole number of USD, 0 for none",
         )
         operations.append("MonthlyBudgetUsd")
+    retry_alarm_percent = None
+    if cfg.monitoring.retry_alarm:
+        retry_alarm_percent = number(
+            "RetryAlarmPercent",
+            "Retry alarm threshold (%)",
+            "monitoring.retry_alarm_percent",
+            cfg.monitoring.retry_alarm_percent,
+            description=(
+                "Alert when, within an hour, this percentage or more of the queue's job"
+                " attempts were retried (at least 10 attempts): Spot reclaims eating the work."
+            ),
+        )
+        operations.append("RetryAlarmPercent")
     groups.append(("Operations", operations))
 
     # -- Conditions
@@ -403,6 +418,7 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
         root_volume=root_volume,
         assign_public_ip=assign_public_ip,
         monthly_budget=monthly_budget,
+        retry_alarm_percent=retry_alarm_percent,
     )
 
 
