@@ -228,3 +228,13 @@ def test_editing_tags_or_renaming_a_profile_never_replaces_compute(tmp_path: Any
     new = tmp_path / "new.yaml"
     new.write_text(render(load_profile(str(profile))), encoding="utf-8")
     assert diff_main([str(old), str(new)]) == 0  # no replacement or removal
+
+
+@pytest.mark.parametrize("name", list_profiles())
+def test_retry_alarm_advice_fits_the_profile(name: str) -> None:
+    profile = load_profile(name)
+    text = to_data(profile)["Resources"]["RetryRateAlarm"]["Properties"]["AlarmDescription"]
+    fargate = profile.compute.platform.value == "FARGATE"
+    assert ("instance types" in text) is not fargate
+    assert ("Fargate Spot" in text) is fargate
+    assert ("fallback" in text) is profile.compute.on_demand_fallback

@@ -44,7 +44,7 @@ from troposphere.events import InputTransformer, Rule, Target
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
 from cfgen import naming
-from cfgen.config import Profile
+from cfgen.config import Platform, Profile
 from cfgen.parameters import Params
 from cfgen.tags import STACK_TAG, map_tags, stack_tags
 
@@ -194,6 +194,21 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
     return Monitoring(topic=Ref(topic))
 
 
+def _retry_alarm_text(cfg: Profile) -> str:
+    """What the alarm means and what to do, in the profile's own terms."""
+    fargate = cfg.compute.platform is Platform.FARGATE
+    if fargate:
+        cause, remedy = "Fargate Spot interruptions", "add subnets (AZs)"
+    else:
+        cause, remedy = "Spot reclaims (Host EC2 ... terminated)", "add instance types or subnets"
+    if cfg.compute.on_demand_fallback:
+        remedy += ", or let the " + ("Fargate" if fargate else "On-Demand") + " fallback take more"
+    return (
+        f"Many of this queue's job attempts were retried within an hour, usually {cause}."
+        f" Work since the last checkpoint is paid twice: {remedy}."
+    )
+
+
 def _add_retry_alarm(
     t: Template, cfg: Profile, *, threshold: Ref, topic: Ref, job_queue: Ref
 ) -> Alarm:
@@ -224,12 +239,7 @@ def _add_retry_alarm(
     return t.add_resource(
         Alarm(
             naming.RETRY_ALARM,
-            AlarmDescription=(
-                "Many of this queue's job attempts were retried within an hour, usually Spot"
-                " reclaims (Host EC2 ... terminated). Work since the last checkpoint is paid"
-                " twice: add instance types or subnets (AZs), or let the On-Demand fallback"
-                " take more of the load."
-            ),
+            AlarmDescription=_retry_alarm_text(cfg),
             Metrics=[
                 batch_metric("retried", "JobsRetried"),
                 batch_metric("started", "JobsMovedToStarting"),
