@@ -39,6 +39,7 @@ from cfgen.lint.rules.jobs import (
 )
 from cfgen.lint.rules.monitoring import (
     BatchMetric,
+    BatchMetricMissingDataBreaching,
     CustomNameWithReplacement,
     CustomServiceRole,
     DefaultBatchLogGroup,
@@ -56,6 +57,7 @@ from cfgen.lint.rules.queues import (
 __all__ = [
     "Al2023WithA1",
     "BatchMetric",
+    "BatchMetricMissingDataBreaching",
     "BidPercentageCap",
     "BidPercentageOnlySpot",
     "CustomNameWithReplacement",

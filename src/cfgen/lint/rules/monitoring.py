@@ -153,6 +153,32 @@ class Ec2SpotTerminationMetric(CloudFormationLintRule):
         return out.matches()
 
 
+class BatchMetricMissingDataBreaching(CloudFormationLintRule):
+    id = "W9052"
+    shortdesc = "AWS/Batch alarm treats missing data as breaching"
+    description = (
+        "AWS Batch emits its AWS/Batch metrics only when jobs change state, so an idle "
+        "queue has no data points; TreatMissingData: breaching then raises the alarm in "
+        "every quiet period. Use notBreaching (or missing)."
+    )
+    source_url = _BATCH_METRICS
+    tags: ClassVar[list[str]] = ["resources", "cloudwatch", "batch"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        m, out = mdl.model(cfn), mdl.Findings(cfn)
+        for alarm in m.all_variants("AWS::CloudWatch::Alarm"):
+            treat = m.text(alarm.props.get("TreatMissingData"))
+            if treat != "breaching":
+                continue
+            if any(ns == "AWS/Batch" for _, ns, _, _ in _metrics(m, alarm)):
+                out.add(
+                    mdl.res_path(alarm.logical_id, "TreatMissingData"),
+                    "AWS/Batch metrics have no data while the queue is idle; breaching "
+                    "alarms in every quiet period",
+                )
+        return out.matches()
+
+
 def _ce_launch_templates(m: mdl.Model) -> Iterator[tuple[mdl.Variant, str]]:
     """(launch template variant, CE logical ID) for every LT a CE uses."""
     for ce in m.all_variants(mdl.BATCH_CE):
