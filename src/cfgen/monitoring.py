@@ -24,6 +24,7 @@ from awacs.aws import (
     ArnEquals,
     ArnLike,
     Condition,
+    ConditionElement,
     PolicyDocument,
     Principal,
     Statement,
@@ -121,13 +122,11 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
         )
     )
     statements = [
-        Statement(
-            Sid="EventBridgePublishesJobFailures",
-            Effect=Allow,
-            Principal=Principal("Service", ["events.amazonaws.com"]),
-            Action=[sns.Publish],
-            Resource=[Ref(topic)],
-            Condition=Condition(ArnEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
+        _publisher(
+            "EventBridgePublishesJobFailures",
+            "events.amazonaws.com",
+            Ref(topic),
+            ArnEquals({"aws:SourceArn": GetAtt(rule, "Arn")}),
         )
     ]
     if params.retry_alarm_percent is not None:
@@ -135,40 +134,23 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             t, cfg, threshold=params.retry_alarm_percent, topic=Ref(topic), job_queue=job_queue
         )
         statements.append(
-            Statement(
-                Sid="CloudWatchPublishesRetryAlarm",
-                Effect=Allow,
-                Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                Action=[sns.Publish],
-                Resource=[Ref(topic)],
-                Condition=Condition(
-                    [
-                        ArnEquals({"aws:SourceArn": GetAtt(alarm, "Arn")}),
-                        StringEquals({"aws:SourceAccount": AccountId}),
-                    ]
-                ),
+            _publisher(
+                "CloudWatchPublishesRetryAlarm",
+                "cloudwatch.amazonaws.com",
+                Ref(topic),
+                ArnEquals({"aws:SourceArn": GetAtt(alarm, "Arn")}),
+                StringEquals({"aws:SourceAccount": AccountId}),
             )
         )
     if params.monthly_budget is not None:
+        budgets_arn = Sub("arn:${AWS::Partition}:budgets::${AWS::AccountId}:*")
         statements.append(
-            Statement(
-                Sid="BudgetsPublishesCostAlerts",
-                Effect=Allow,
-                Principal=Principal("Service", ["budgets.amazonaws.com"]),
-                Action=[sns.Publish],
-                Resource=[Ref(topic)],
-                Condition=Condition(
-                    [
-                        StringEquals({"aws:SourceAccount": AccountId}),
-                        ArnLike(
-                            {
-                                "aws:SourceArn": Sub(
-                                    "arn:${AWS::Partition}:budgets::${AWS::AccountId}:*"
-                                )
-                            }
-                        ),
-                    ]
-                ),
+            _publisher(
+                "BudgetsPublishesCostAlerts",
+                "budgets.amazonaws.com",
+                Ref(topic),
+                StringEquals({"aws:SourceAccount": AccountId}),
+                ArnLike({"aws:SourceArn": budgets_arn}),
             )
         )
     t.add_resource(
@@ -192,6 +174,22 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             t, cfg, budget=params.monthly_budget, topic=Ref(topic), email=params.alert_email
         )
     return Monitoring(topic=Ref(topic))
+
+
+def _publisher(sid: str, service: str, topic: Ref, *conditions: ConditionElement) -> Statement:
+    """Let one AWS service publish to the topic, under the given conditions.
+
+    A topic policy replaces SNS's default policy, so every service that
+    publishes to the topic needs its own statement.
+    """
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("Service", [service]),
+        Action=[sns.Publish],
+        Resource=[topic],
+        Condition=Condition(conditions[0] if len(conditions) == 1 else list(conditions)),
+    )
 
 
 def _retry_alarm_text(cfg: Profile) -> str:

@@ -138,13 +138,9 @@ class Model:
         if isinstance(value, dict) and len(value) == 1:
             if "Ref" in value and value["Ref"] in self.resources:
                 return str(value["Ref"])
-            if "Fn::GetAtt" in value:
-                att = value["Fn::GetAtt"]
-                name = att[0] if isinstance(att, list) and att else None
-                if isinstance(att, str):
-                    name = att.split(".", 1)[0]
-                if isinstance(name, str) and name in self.resources:
-                    return name
+            att = get_att(value)
+            if att is not None and att[0] in self.resources:
+                return att[0]
         return None
 
     def linked_variants(self, value: Any, scenario: Scenario) -> list[Variant]:
@@ -236,6 +232,20 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value
     return UNKNOWN
+
+
+def get_att(value: Any) -> tuple[str, str] | None:
+    """(logical ID, attribute) of a ``Fn::GetAtt``, attribute "" if missing; else None."""
+    if not isinstance(value, dict) or len(value) != 1 or "Fn::GetAtt" not in value:
+        return None
+    att = value["Fn::GetAtt"]
+    if isinstance(att, str):
+        lid, _, name = att.partition(".")
+        return lid, name
+    if isinstance(att, list) and att and isinstance(att[0], str):
+        name = att[1] if len(att) > 1 and isinstance(att[1], str) else ""
+        return att[0], name
+    return None
 
 
 def model(cfn: Any) -> Model:

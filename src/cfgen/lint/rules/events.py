@@ -295,25 +295,12 @@ _ALARM_ACTIONS = ("AlarmActions", "OKActions", "InsufficientDataActions")
 _SOURCE_ARN_OPERATORS = frozenset({"ArnEquals", "ArnLike", "StringEquals", "StringLike"})
 
 
-def _get_att(value: Any) -> tuple[str, str] | None:
-    """(logical ID, attribute) of a ``Fn::GetAtt`` (None otherwise)."""
-    if not isinstance(value, dict) or len(value) != 1 or "Fn::GetAtt" not in value:
-        return None
-    att = value["Fn::GetAtt"]
-    if isinstance(att, str) and "." in att:
-        lid, name = att.split(".", 1)
-        return lid, name
-    if isinstance(att, list) and len(att) == 2 and all(isinstance(a, str) for a in att):
-        return att[0], att[1]
-    return None
-
-
 def _action_topic(m: mdl.Model, value: Any) -> str | None:
     """The template's SNS topic an alarm action publishes to (Ref or GetAtt TopicArn)."""
     topic = m.target(value)
     if topic is None or m.type_of(topic) != "AWS::SNS::Topic":
         return None
-    att = _get_att(value)
+    att = mdl.get_att(value)
     if att is not None and att[1] != "TopicArn":
         return None
     return topic
@@ -334,7 +321,7 @@ def _scoped_elsewhere(m: mdl.Model, statement: dict[str, Any], alarm: str) -> bo
         for key, values in block.items():
             if not isinstance(key, str) or key.lower() != "aws:sourcearn":
                 continue
-            sources = [_get_att(v) for v in mdl.as_list(values)]
+            sources = [mdl.get_att(v) for v in mdl.as_list(values)]
             if sources and all(
                 s is not None and s[1] == "Arn" and s[0] in m.resources and s[0] != alarm
                 for s in sources
