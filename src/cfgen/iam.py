@@ -66,6 +66,8 @@ ECS_AGENT_CONTAINER_INSTANCE = (
     ecs.StartTelemetrySession,
     ecs.UpdateContainerInstancesState,
 )
+#: The agent may tag what it creates, and only then.
+AGENT_CREATE_ACTIONS = ["CreateCluster", "RegisterContainerInstance"]
 #: Image pulls: GetAuthorizationToken has no resource; the layer and manifest
 #: reads take a repository ARN.
 #: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html
@@ -189,33 +191,18 @@ def add_iam(
                                     list(ECS_AGENT_CONTAINER_INSTANCE),
                                     [_ecs_arn("container-instance/*")],
                                 ),
-                                Statement(
-                                    Sid="EcsAgentReadsTags",
-                                    Effect=Allow,
-                                    Action=[ecs.ListTagsForResource],
-                                    Resource=[
-                                        _ecs_arn("task/*/*"),
-                                        _ecs_arn("container-instance/*/*"),
-                                    ],
+                                _allow(
+                                    "EcsAgentReadsTags",
+                                    [ecs.ListTagsForResource],
+                                    [_ecs_arn("task/*/*"), _ecs_arn("container-instance/*/*")],
                                 ),
                                 # The agent tags the container instance it registers.
-                                Statement(
-                                    Sid="EcsAgentTagsOnCreate",
-                                    Effect=Allow,
-                                    Action=[ecs.TagResource],
-                                    Resource=[
-                                        _ecs_arn("cluster/*"),
-                                        _ecs_arn("container-instance/*"),
-                                    ],
+                                _allow(
+                                    "EcsAgentTagsOnCreate",
+                                    [ecs.TagResource],
+                                    [_ecs_arn("cluster/*"), _ecs_arn("container-instance/*")],
                                     Condition=Condition(
-                                        StringEquals(
-                                            {
-                                                "ecs:CreateAction": [
-                                                    "CreateCluster",
-                                                    "RegisterContainerInstance",
-                                                ]
-                                            }
-                                        )
+                                        StringEquals({"ecs:CreateAction": AGENT_CREATE_ACTIONS})
                                     ),
                                 ),
                                 *pull_and_log,
