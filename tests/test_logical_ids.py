@@ -41,6 +41,7 @@ DEFAULT_OUTPUTS = {
     "LogGroupName",
     "AlertTopicArn",
     "JobRoleArn",
+    "ImagePlatform",
     "SpotComputeEnvironmentArn",
     "OnDemandComputeEnvironmentArn",
 }

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from cfgen.config import list_profiles, load_profile
+from cfgen.render import to_data
+
 Data = dict[str, Any]
 
 
@@ -514,3 +517,11 @@ def test_outputs_are_exported_per_stack(default_data: Data) -> None:
     ):
         assert outputs[name]["Export"] == {"Name": {"Fn::Sub": "${AWS::StackName}-" + name}}
     assert outputs["OnDemandComputeEnvironmentArn"]["Condition"] == "HasOnDemandFallback"
+    assert outputs["ImagePlatform"]["Value"] == "linux/amd64"
+
+
+def test_image_platform_output_follows_the_architecture() -> None:
+    want = {"arm64": "linux/arm64"}
+    for name in list_profiles():
+        data = to_data(load_profile(name))
+        assert data["Outputs"]["ImagePlatform"]["Value"] == want.get(name, "linux/amd64"), name

@@ -20,6 +20,7 @@ def add_outputs(
     alert_topic: object,
     job_role_arn: object,
     compute: Compute,
+    image_platform: str,
 ) -> None:
     def out(name: str, value: object, description: str, condition: str | None = None) -> None:
         kwargs: dict[str, object] = {}
@@ -43,6 +44,13 @@ def add_outputs(
     out("LogGroupName", log_group, "CloudWatch Logs group of the jobs")
     out("AlertTopicArn", alert_topic, "SNS topic told about failed jobs")
     out("JobRoleArn", job_role_arn, "IAM role the jobs run as")
+    # scripts/push-image.sh builds the image for this platform: an amd64 image
+    # on Graviton fails with "exec format error", which no retry fixes.
+    out(
+        "ImagePlatform",
+        image_platform,
+        "Platform the job image must be built for (docker --platform)",
+    )
     for env in compute.environments:
         out(
             env.logical_id + "Arn",

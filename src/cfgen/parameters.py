@@ -21,6 +21,7 @@ from troposphere import Equals, Not, Parameter, Ref, Template
 
 from cfgen import naming
 from cfgen.config import FARGATE_MEMORY, LOG_RETENTION_DAYS, RANGES, Platform, Profile
+from cfgen.ec2 import INSTANCE_TYPE_PATTERN
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def add_parameters(t: Template, cfg: Profile) -> Params:
             "Spot instance types",
             Type="CommaDelimitedList",
             Default=",".join(c.instance_types),
-            AllowedPattern=r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[0-9a-z]+)?$",
+            AllowedPattern=INSTANCE_TYPE_PATTERN,
             ConstraintDescription=(
                 "each entry must be an instance type (c6i.large) or family (c6i), lower case"
             ),
