@@ -69,13 +69,9 @@ Content-Type: multipart/mixed; boundary="==CFGEN-BOUNDARY=="
 Content-Type: text/x-shellscript; charset="us-ascii"
 
 #!/bin/bash
-# Written by cfgen. Spot draining: on a Spot interruption notice the ECS agent
-# stops placing tasks on this instance; it does not stop the running ones (Batch
-# jobs are standalone tasks), so cfgen-spot-notice-watcher below sends them
-# SIGTERM, and they have until the reclaim, 120 s after the notice.
-# ECS_CONTAINER_STOP_TIMEOUT is the SIGTERM-to-SIGKILL time of the stops Batch
-# starts (TerminateJob, attempt timeout); the default 30 s is too short to
-# checkpoint.
+# Written by cfgen. On a Spot notice, ECS draining only stops new placements:
+# cfgen-spot-notice-watcher (below) SIGTERMs the running jobs. The stop timeout
+# (SIGTERM to SIGKILL; default 30 s) applies to stops Batch starts.
 set -euo pipefail
 cat >> /etc/ecs/ecs.config <<'ECSCONFIG'
 ECS_ENABLE_SPOT_INSTANCE_DRAINING=true

@@ -1,17 +1,14 @@
 #!/bin/bash
-# cfgen-spot-notice-watcher: on an EC2 Spot interruption notice, send SIGTERM once
-# to each container of an ECS task on this instance, so every Batch job, whatever
-# its image, can checkpoint and exit 143 (retried) before the reclaim two minutes
-# later. ECS Spot draining does not do it: it only stops new placements, and
-# standalone tasks (Batch jobs) run on until the instance is gone.
+# cfgen-spot-notice-watcher: on an EC2 Spot interruption notice, SIGTERM each ECS
+# task container once, so every Batch job, whatever its image, can checkpoint and
+# exit 143 (retried) before the reclaim 2 minutes later. ECS Spot draining only
+# stops new placements; standalone tasks (Batch jobs) run until the instance dies.
 #  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-draining.html
 #  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
-# `docker kill --signal`, not `docker stop` (which SIGKILLs after its own timeout):
-# the job's grace period is the time left until the reclaim.
-# Installed by cfgen's launch template as a systemd unit (Restart=always); logs to
-# stdout (the journal). Errors (IMDS or Docker unreachable) are logged once and
-# retried; the container IDs signalled are kept in a file, so a restart never
-# signals a container twice.
+# `docker kill --signal`, not `docker stop` (it SIGKILLs after its own timeout).
+# A systemd unit (Restart=always) logging to the journal. IMDS or Docker errors
+# are logged once and retried; the IDs signalled are kept in a file, so a restart
+# never signals a container twice.
 set -u
 
 imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
