@@ -343,6 +343,22 @@ def test_imds_unreachable_is_logged_once_and_survived(
         imds.server_close()
 
 
+def test_rejected_token_is_replaced(
+    imds: FakeImds, tmp_path: Path, start: Callable[..., Watcher]
+) -> None:
+    # IMDS answers 401 to a token it no longer accepts (expired): get a new one.
+    docker = FakeDocker(tmp_path)
+    docker.set([JOB])
+    start(f"http://127.0.0.1:{imds.server_address[1]}", docker)
+    path = "/latest/meta-data/spot/instance-action"
+    wait_for(lambda: imds.count("GET", path, 404) >= 2, "two polls without a notice")
+    imds.token = "tok-2"
+    imds.notice = NOTICE
+    wait_for(lambda: docker.kills() == [sigterm(JOB)], "the SIGTERM with a new token")
+    assert imds.count("GET", path, 401) == 1
+    assert imds.count("PUT", "/latest/api/token") == 2
+
+
 def test_hibernate_notice_signals_nothing(
     imds: FakeImds, tmp_path: Path, start: Callable[..., Watcher]
 ) -> None:
