@@ -40,7 +40,7 @@ def make_client(cfg: Config) -> S3Client:
         config=BotoConfig(
             retries={"mode": "standard", "max_attempts": cfg.s3_max_attempts},
             connect_timeout=5,
-            read_timeout=30,
+            read_timeout=cfg.s3_read_timeout_seconds,
             tcp_keepalive=True,
         ),
     )
@@ -88,6 +88,10 @@ def list_inputs(client: S3Client, cfg: Config) -> list[InputObject]:
         raise classify(exc, f"listing input s3://{cfg.bucket}/{where}") from None
     except NETWORK_ERRORS as exc:
         raise classify(exc, "listing input") from None
+    except UnicodeDecodeError:
+        raise MissingInputError(
+            f"manifest s3://{cfg.bucket}/{cfg.input_manifest}: not UTF-8 text"
+        ) from None
     if not found:
         raise MissingInputError(f"no input objects under s3://{cfg.bucket}/{cfg.input_prefix}")
     return [
