@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import random
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -98,6 +102,61 @@ def run_subprocess(
     run = Run(proc.returncode, events, proc.stdout + proc.stderr)
     run.stdout, run.stderr = proc.stdout, proc.stderr
     return run
+
+
+class Worker:
+    """A worker subprocess whose JSON log lines are read as they come."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            WORKER_CMD,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            if line.startswith("{"):
+                self._q.put(json.loads(line))
+        self._q.put(None)
+
+    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if event is None:
+                raise AssertionError("worker ended before the trigger:\n" + "".join(self.raw))
+            self.events.append(event)
+            if pred(event):
+                return
+
+    def finish(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout=timeout)
+        while (event := self._q.get(timeout=5)) is not None:
+            self.events.append(event)
+        return code
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+
+def nth(name: str, n: int = 1, **match: Any) -> Callable[[dict[str, Any]], bool]:
+    seen = {"n": 0}
+
+    def pred(event: dict[str, Any]) -> bool:
+        if event["event"] == name and all(event.get(k) == v for k, v in match.items()):
+            seen["n"] += 1
+        return seen["n"] >= n
+
+    return pred
 
 
 # -- data ------------------------------------------------------------------------

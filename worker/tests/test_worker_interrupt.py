@@ -9,14 +9,10 @@ attempts' commit PUTs until both have sent theirs.
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
-import subprocess
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +25,14 @@ from swtestlib import (
     ACCESS_KEY,
     SECRET,
     TESTS_DIR,
-    WORKER_CMD,
+    Worker,
     base_env,
     committed_lines,
     expected,
     gen_records,
     job_result,
     jsonl,
+    nth,
     run_subprocess,
     worker_env,
 )
@@ -87,61 +84,6 @@ def reference(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> d
         "parts": committed_lines(s3, bucket),
         "deadletters": committed_lines(s3, bucket, "deadletters"),
     }
-
-
-class Worker:
-    """A worker subprocess whose JSON log lines are read as they come."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            WORKER_CMD,
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.events: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.raw.append(line)
-            if line.startswith("{"):
-                self._q.put(json.loads(line))
-        self._q.put(None)
-
-    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
-            if event is None:
-                raise AssertionError("worker ended before the trigger:\n" + "".join(self.raw))
-            self.events.append(event)
-            if pred(event):
-                return
-
-    def finish(self, timeout: float = 30) -> int:
-        code = self.proc.wait(timeout=timeout)
-        while (event := self._q.get(timeout=5)) is not None:
-            self.events.append(event)
-        return code
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == name]
-
-
-def nth(name: str, n: int = 1, **match: Any) -> Callable[[dict[str, Any]], bool]:
-    seen = {"n": 0}
-
-    def pred(event: dict[str, Any]) -> bool:
-        if event["event"] == name and all(event.get(k) == v for k, v in match.items()):
-            seen["n"] += 1
-        return seen["n"] >= n
-
-    return pred
 
 
 def check_resume(s3: Any, bucket: str, env: dict[str, str], reference: dict[str, Any]) -> Any:
@@ -271,7 +213,6 @@ def test_spot_notice_stops_like_sigterm(
     assert imds.polls("a1") >= 1
 
 
-@pytest.mark.parametrize("scratch", ["own", "shared"])
 def test_racing_attempts_commit_once(
     s3: Any,
     bucket: str,
@@ -279,16 +220,14 @@ def test_racing_attempts_commit_once(
     tmp_path: Path,
     reference: dict[str, Any],
     proxy: FaultProxy,
-    scratch: str,
 ) -> None:
-    """Two attempts of one shard at once (own scratch roots, or one shared root as on a
-    host-mounted volume): one commits, the other loses the race; the committed parts
-    and dead letters are byte for byte those of an uninterrupted run."""
+    """Two attempts of one shard at once: one commits, the other loses the race; the
+    committed parts and dead letters are byte for byte those of an uninterrupted run."""
     make_inputs(s3, bucket)
     barrier = proxy.add(action="barrier", method="PUT", header="if-none-match", parties=2, times=2)
     for n in (1, 2):
         (tmp_path / str(n)).mkdir()
-    roots = {1: tmp_path / "1", 2: tmp_path / ("1" if scratch == "shared" else "2")}
+    roots = {1: tmp_path / "1", 2: tmp_path / "2"}
     workers = [
         Worker(
             slow_env(proxy, bucket, roots[n], AWS_BATCH_JOB_ATTEMPT=n, CFGEN_CHECKPOINT_SECONDS=0.1)
@@ -305,6 +244,47 @@ def test_racing_attempts_commit_once(
     assert commits["KeyCount"] == 1
     assert committed_lines(s3, bucket) == reference["parts"]
     assert committed_lines(s3, bucket, "deadletters") == reference["deadletters"]
+
+
+def test_two_attempts_on_one_scratch_root_byte_for_byte(
+    s3: Any, bucket: str, tmp_path: Path, proxy: FaultProxy, moto_endpoint: str
+) -> None:
+    """Two attempts of one shard at once on one scratch root, dead letters in every
+    chunk and a flush after every chunk (so both write scratch files all the time):
+    the committed output and dead letters equal, byte for byte, those of a single
+    attempt on another bucket, and the dead letters are exactly the bad lines."""
+    bodies, bad_lines = {}, {}
+    for i in range(2):
+        lines = jsonl(gen_records(1500, 300 + i)).split(b"\n")[:-1]
+        for n in range(7, len(lines), 23):
+            lines[n] = b'{"key": broken %d' % n
+        bodies[f"input/{i}.jsonl"] = b"\n".join(lines) + b"\n"
+        bad_lines[f"input/{i}.jsonl"] = list(range(8, len(lines) + 1, 23))
+    knobs = {
+        "CFGEN_CHECKPOINT_SECONDS": 0,
+        "CFGEN_READ_CHUNK_BYTES": 2048,
+        "CFGEN_MAX_BAD_RATIO": 0.1,
+    }
+    ref_bucket = f"ref-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=ref_bucket)
+    for b in (bucket, ref_bucket):
+        for key, body in bodies.items():
+            s3.put_object(Bucket=b, Key=key, Body=body)
+    (tmp_path / "ref").mkdir()
+    ref = run_subprocess(worker_env(ref_bucket, tmp_path / "ref", **knobs))
+    assert ref.code == 0, ref.raw
+    proxy.add(action="barrier", method="PUT", header="if-none-match", parties=2, times=2)
+    proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=300_000)
+    env = {**worker_env(bucket, tmp_path, **knobs), "AWS_ENDPOINT_URL": proxy.url}
+    workers = [Worker({**env, "AWS_BATCH_JOB_ATTEMPT": str(n)}) for n in (1, 2)]
+    codes = [w.finish(timeout=60) for w in workers]
+    assert codes == [0, 0], ["".join(w.raw) for w in workers]
+    dead = committed_lines(s3, bucket, "deadletters")
+    assert dead == committed_lines(s3, ref_bucket, "deadletters")
+    assert committed_lines(s3, bucket) == committed_lines(s3, ref_bucket)
+    got = [(d["object"], d["line"]) for d in map(json.loads, dead)]
+    assert got == [(k, n) for k in sorted(bad_lines) for n in bad_lines[k]]
+    assert not list((tmp_path / "scratch").iterdir())
 
 
 def test_sigterm_map_task_parts_identical(
