@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from spotworker import __main__ as entry
+from spotworker import entry
 from spotworker.config import load_config
 from spotworker.interrupt import StopFlag
 from spotworker.logs import EventLog

@@ -410,7 +410,7 @@ def interrupted(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
     )
     bucket = f"ckpt-{uuid.uuid4().hex[:16]}"
     s3.create_bucket(Bucket=bucket)
-    recs = gen_records(3000, 21)
+    recs = gen_records(1500, 21)
     body = jsonl(recs).replace(b"\n", b"\nnot json\n", 3)
     s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=body)
     host, _, port = moto_endpoint.removeprefix("http://").partition(":")
@@ -438,7 +438,7 @@ def interrupted(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_any_checkpoint_content_is_resumed_or_ignored(

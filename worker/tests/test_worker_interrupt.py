@@ -255,7 +255,7 @@ def test_two_attempts_on_one_scratch_root_byte_for_byte(
     attempt on another bucket, and the dead letters are exactly the bad lines."""
     bodies, bad_lines = {}, {}
     for i in range(2):
-        lines = jsonl(gen_records(1500, 300 + i)).split(b"\n")[:-1]
+        lines = jsonl(gen_records(800, 300 + i)).split(b"\n")[:-1]
         for n in range(7, len(lines), 23):
             lines[n] = b'{"key": broken %d' % n
         bodies[f"input/{i}.jsonl"] = b"\n".join(lines) + b"\n"
@@ -274,7 +274,7 @@ def test_two_attempts_on_one_scratch_root_byte_for_byte(
     ref = run_subprocess(worker_env(ref_bucket, tmp_path / "ref", **knobs))
     assert ref.code == 0, ref.raw
     proxy.add(action="barrier", method="PUT", header="if-none-match", parties=2, times=2)
-    proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=300_000)
+    proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=250_000)
     env = {**worker_env(bucket, tmp_path, **knobs), "AWS_ENDPOINT_URL": proxy.url}
     workers = [Worker({**env, "AWS_BATCH_JOB_ATTEMPT": str(n)}) for n in (1, 2)]
     codes = [w.finish(timeout=60) for w in workers]
