@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from fakeimds import FakeIMDS
 from faultproxy import FaultProxy
 from moto.server import ThreadedMotoServer
 from swtestlib import base_env
@@ -50,3 +51,13 @@ def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
     host, _, port = moto_endpoint.removeprefix("http://").partition(":")
     with FaultProxy((host, int(port))) as fp:
         yield fp
+
+
+@pytest.fixture
+def imds() -> Iterator[FakeIMDS]:
+    """A stand-in IMDSv2 on 127.0.0.1 (see fakeimds.py)."""
+    server = FakeIMDS()
+    try:
+        yield server
+    finally:
+        server.close()

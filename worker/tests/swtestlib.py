@@ -42,6 +42,20 @@ def base_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def direct_s3(endpoint: str) -> Any:
+    """A boto3 S3 client of the emulator with the test credentials (for module fixtures,
+    which run before the per-test environment is set)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET,
+    )
+
+
 def worker_env(bucket: str, tmp_path: Path, **extra: Any) -> dict[str, str]:
     """The job definition's environment (docs/CONTRACT.md) plus test knobs."""
     scratch = tmp_path / "scratch"

@@ -12,11 +12,9 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from fakeimds import FakeIMDS
 from faultproxy import FaultProxy
@@ -28,6 +26,7 @@ from swtestlib import (
     Worker,
     base_env,
     committed_lines,
+    direct_s3,
     expected,
     gen_records,
     job_result,
@@ -65,13 +64,7 @@ def make_inputs(s3: Any, bucket: str) -> list[Any]:
 @pytest.fixture(scope="module")
 def reference(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An uninterrupted run (plain ``python -m spotworker``) of the same input."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET,
-    )
+    s3 = direct_s3(moto_endpoint)
     bucket = f"ref-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     recs = make_inputs(s3, bucket)
@@ -172,15 +165,6 @@ def test_sigkill_loses_at_most_one_checkpoint_interval(
     # It resumes at the last checkpoint (one more may have landed unreported in the
     # instant before the kill), so at most one checkpoint interval is redone.
     assert again.named("resume")[0]["bytes"] >= durable
-
-
-@pytest.fixture
-def imds() -> Iterator[FakeIMDS]:
-    server = FakeIMDS()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_spot_notice_stops_like_sigterm(

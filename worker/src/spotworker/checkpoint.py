@@ -39,14 +39,7 @@ class ObjectProgress:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ObjectProgress:
         prog = cls(
-            index=_int(raw["index"]),
-            key=_str(raw["key"]),
-            etag=_str(raw["etag"]),
-            size=_int(raw["size"]),
-            offset=_int(raw["offset"]),
-            lines=_int(raw["lines"]),
-            records=_int(raw["records"]),
-            bad=_int(raw["bad"]),
+            **_typed(raw, ("index", "size", "offset", "lines", "records", "bad"), ("key", "etag")),
             parts=[_str(p) for p in raw["parts"]],
             deadletters=[_str(p) for p in raw["deadletters"]],
             state=raw["state"],
@@ -106,13 +99,7 @@ class ShardCheckpoint:
         digest = raw.pop("digest", None)
         if digest != _digest(raw):
             raise ValueError("digest does not match the content (damaged or edited)")
-        ckpt = cls(
-            job_id=_str(raw["job_id"]),
-            shard=_int(raw["shard"]),
-            shards=_int(raw["shards"]),
-            task=_str(raw["task"]),
-            seq=_int(raw["seq"]),
-        )
+        ckpt = cls(**_typed(raw, ("shard", "shards", "seq"), ("job_id", "task")))
         for item in raw["objects"]:
             prog = ObjectProgress.from_dict(item)
             if prog.index in ckpt.objects:
@@ -134,6 +121,11 @@ class ShardCheckpoint:
 def _digest(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _typed(raw: dict[str, Any], ints: tuple[str, ...], strs: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of ``raw``, checked: non-negative integers and strings."""
+    return {**{k: _int(raw[k]) for k in ints}, **{k: _str(raw[k]) for k in strs}}
 
 
 def _int(value: Any) -> int:

@@ -108,28 +108,33 @@ def _req_prefix(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
+def _bounded(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
+    """The raw value ('' if unset) if it has the number syntax ``pattern``."""
     raw = _get(env, name)
-    if raw == "":
-        return default
-    if not _INT.fullmatch(raw):
-        raise ConfigError(f"{name}={raw!r}: must be an integer (digits 0-9 only)")
-    value = int(raw)
+    if raw and not pattern.fullmatch(raw):
+        raise ConfigError(f"{name}={raw!r}: must be {what}")
+    return raw
+
+
+def _in(name: str, raw: str, value: float, lo: float, hi: float) -> None:
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={raw!r}: must be between {lo} and {hi}")
-    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = _bounded(env, name, _INT, "an integer (digits 0-9 only)")
+    if not raw:
+        return default
+    _in(name, raw, int(raw), lo, hi)
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = _get(env, name)
-    if raw == "":
+    raw = _bounded(env, name, _DECIMAL, "a number (like 30 or 0.5)")
+    if not raw:
         return default
-    if not _DECIMAL.fullmatch(raw):
-        raise ConfigError(f"{name}={raw!r}: must be a number (like 30 or 0.5)")
-    value = float(raw)
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={raw!r}: must be between {lo} and {hi}")
-    return value
+    _in(name, raw, float(raw), lo, hi)
+    return float(raw)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:

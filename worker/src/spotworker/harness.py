@@ -87,6 +87,14 @@ class _Scratch:
     def close(self) -> None:
         self.fh.close()
 
+    def ship(self, key: str, upload: Callable[[Path, str], None], into: list[str]) -> None:
+        """Upload what was collected (if anything) as ``key``, record it, start afresh."""
+        if self.size:
+            self.fh.flush()
+            upload(self.path, key)
+            into.append(key)
+            self.reset()
+
 
 def make_scratch(cfg: Config) -> Path:
     """This attempt's own scratch directory under TMPDIR (unique per process, so two
@@ -381,18 +389,9 @@ class Harness:
 
         def flush(end: int) -> None:
             nonlocal chunk_start
-            if out.size:
-                out.fh.flush()
-                key = f"{self.out_base}/{obj.tag}/bytes-{chunk_start:012d}-{end:012d}.jsonl"
-                self._upload(out.path, key)
-                prog.parts.append(key)
-                out.reset()
-            if dl.size:
-                dl.fh.flush()
-                key = f"{self.dl_base}/{obj.tag}/bytes-{chunk_start:012d}-{end:012d}.jsonl"
-                self._upload(dl.path, key)
-                prog.deadletters.append(key)
-                dl.reset()
+            name = f"{obj.tag}/bytes-{chunk_start:012d}-{end:012d}.jsonl"
+            out.ship(f"{self.out_base}/{name}", self._upload, prog.parts)
+            dl.ship(f"{self.dl_base}/{name}", self._upload, prog.deadletters)
             chunk_start = end
 
         def reconnect(pos: int, why: str) -> None:
@@ -477,12 +476,7 @@ class Harness:
             # End of the object: the task's final output, then the last chunk.
             flush(obj.size)
             _finish_task(task, out)
-            if out.size:
-                out.fh.flush()
-                key = f"{self.out_base}/{obj.tag}/final.jsonl"
-                self._upload(out.path, key)
-                prog.parts.append(key)
-                out.reset()
+            out.ship(f"{self.out_base}/{obj.tag}/final.jsonl", self._upload, prog.parts)
             prog.offset = obj.size
             prog.done = True
             prog.state = None
