@@ -9,7 +9,6 @@ rest of cfgen trusts the :class:`Profile`.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import re
 import tomllib
@@ -19,6 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from cfgen import ec2
+from cfgen.ec2 import Architecture
 
 _T = TypeVar("_T")
 
@@ -35,13 +37,6 @@ class Platform(StrEnum):
 
     EC2 = "EC2"  #: instances managed by Batch (Spot, On-Demand fallback)
     FARGATE = "FARGATE"  #: serverless containers (Fargate Spot, Fargate fallback)
-
-
-class Architecture(StrEnum):
-    """CPU architecture of every instance type in a template (never mixed)."""
-
-    X86_64 = "x86_64"
-    ARM64 = "arm64"  #: Graviton
 
 
 class ImageType(StrEnum):
@@ -90,15 +85,11 @@ class Job:
 class Storage:
     log_retention_days: int
     checkpoint_expiration_days: int
-    scratch_expiration_days: int
     noncurrent_version_expiration_days: int
-    keep_images: int
 
 
 @dataclass(frozen=True)
 class Monitoring:
-    budget: bool
-    monthly_budget_usd: int
     retry_alarm: bool
     retry_alarm_percent: int
 
@@ -304,8 +295,6 @@ def _build_tags(data: Mapping[str, Any]) -> dict[str, str]:
 # --------------------------------------------------------------------------- validation
 # Small functions, one rule each, in the spirit of the CDK's validateSpotConfig.
 
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[0-9a-z]+)?$")
-_GPU_FAMILIES = ("p3", "p4d", "p4de", "p5", "p5e", "p5en", "g4dn", "g5", "g6", "g6e", "g5g")
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
     2557, 2922, 3288, 3653,
@@ -327,10 +316,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "job.memory_mib": (512, 2_000_000),
     "job.gpus": (0, 16),
     "storage.checkpoint_expiration_days": (1, 3650),
-    "storage.scratch_expiration_days": (1, 3650),
     "storage.noncurrent_version_expiration_days": (1, 3650),
-    "storage.keep_images": (1, 1000),
-    "monitoring.monthly_budget_usd": (0, 10**9),
     "monitoring.retry_alarm_percent": (1, 100),
 }
 
@@ -361,12 +347,9 @@ def validate(profile: Profile) -> None:
             f" {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
     _validate_range("storage.checkpoint_expiration_days", s.checkpoint_expiration_days)
-    _validate_range("storage.scratch_expiration_days", s.scratch_expiration_days)
     _validate_range(
         "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days
     )
-    _validate_range("storage.keep_images", s.keep_images)
-    _validate_range("monitoring.monthly_budget_usd", profile.monitoring.monthly_budget_usd)
     _validate_range("monitoring.retry_alarm_percent", profile.monitoring.retry_alarm_percent)
     if c.platform is Platform.FARGATE:
         _validate_fargate_size(j.vcpus, j.memory_mib)
@@ -438,7 +421,7 @@ def _validate_instance_types(c: Compute) -> None:
     if len(set(c.instance_types)) != len(c.instance_types):
         raise ConfigError(f"compute.instance_types={list(c.instance_types)!r}: duplicates")
     for it in c.instance_types:
-        if not _INSTANCE_TYPE.match(it):
+        if not ec2.INSTANCE_TYPE_RE.match(it):
             raise ConfigError(
                 f"compute.instance_types={it!r}: not an instance type or family"
                 " (e.g. c6i.large or c6i)"
@@ -449,7 +432,7 @@ def _validate_instance_types(c: Compute) -> None:
                 f"compute.instance_types={it!r}: is {arch.value}, but compute.architecture is"
                 f" {c.architecture.value}; never mix architectures in a compute environment"
             )
-        if it.startswith("a1"):
+        if ec2.is_a1(it):
             raise ConfigError(
                 f"compute.instance_types={it!r}: A1 instances are not supported by ECS_AL2023"
             )
@@ -457,7 +440,7 @@ def _validate_instance_types(c: Compute) -> None:
 
 def _validate_gpu(profile: Profile) -> None:
     c, j = profile.compute, profile.job
-    gpu_types = [it for it in c.instance_types if it.split(".")[0] in _GPU_FAMILIES]
+    gpu_types = [it for it in c.instance_types if ec2.is_gpu(it)]
     if c.gpu:
         if c.image_type is not ImageType.ECS_AL2023_NVIDIA:
             raise ConfigError(
@@ -467,7 +450,7 @@ def _validate_gpu(profile: Profile) -> None:
             bad = next(it for it in c.instance_types if it not in gpu_types)
             raise ConfigError(
                 f"compute.instance_types={bad!r}: a GPU profile must list only GPU instance"
-                f" types ({', '.join(_GPU_FAMILIES)})"
+                f" types ({', '.join(ec2.GPU_FAMILIES)})"
             )
         if j.gpus < 1:
             raise ConfigError(f"job.gpus={j.gpus!r}: a GPU profile needs at least 1 GPU per job")
@@ -481,24 +464,5 @@ def _validate_gpu(profile: Profile) -> None:
 
 
 def instance_architecture(instance_type: str) -> Architecture:
-    """Architecture of an instance type or family by its name (Graviton: a 'g' suffix).
-
-    Graviton families are a1 and <class><generation>g[d|n|e...] (c7g, m6gd, r7gn, x2gd,
-    im4gn, is4gen, g5g). Everything else is x86_64.
-    """
-    family = instance_type.split(".", maxsplit=1)[0]
-    if family == "a1":
-        return Architecture.ARM64
-    match = re.match(r"^([a-z]+)(\d+)([a-z-]*)$", family)
-    if match and match.group(3).startswith("g") and family not in ("g4dn", "p4de"):
-        return Architecture.ARM64
-    if family in ("im4gn", "is4gen", "g5g"):
-        return Architecture.ARM64
-    return Architecture.X86_64
-
-
-def replace(profile: Profile, **changes: Any) -> Profile:
-    """A validated copy of the profile with some fields changed (for tests and tools)."""
-    new = dataclasses.replace(profile, **changes)
-    validate(new)
-    return new
+    """Architecture of an instance type or family by its name (see cfgen.ec2)."""
+    return ec2.architecture(instance_type) or Architecture.X86_64

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from cfgen import ec2
+
 EXIT_OK = 0
 EXIT_RISKY = 1
 EXIT_USAGE = 2
@@ -60,9 +62,7 @@ INFRA_UPDATE_PROPERTIES = (
 # https://docs.aws.amazon.com/batch/latest/userguide/updating-compute-environments.html
 FARGATE_IN_PLACE = frozenset({"SecurityGroupIds", "Subnets"})
 FARGATE_TYPES = frozenset({"FARGATE", "FARGATE_SPOT"})
-INFRA_UPDATE_STRATEGIES = frozenset(
-    {"BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"}
-)
+INFRA_UPDATE_STRATEGIES = ec2.INFRA_UPDATE_STRATEGIES
 
 
 class UsageError(Exception):

@@ -10,6 +10,7 @@ from troposphere import Template
 
 from cfgen.compute import add_compute
 from cfgen.config import Platform, Profile
+from cfgen.ec2 import Architecture
 from cfgen.iam import add_iam
 from cfgen.jobs import add_jobs
 from cfgen.monitoring import add_monitoring
@@ -18,6 +19,13 @@ from cfgen.outputs import add_outputs
 from cfgen.parameters import add_parameters
 from cfgen.queues import add_queues
 from cfgen.storage import add_storage
+
+
+def image_platform(cfg: Profile) -> str:
+    """The image platform jobs run on: Fargate (Spot) runs x86_64 only here."""
+    if cfg.compute.platform is Platform.FARGATE:
+        return Architecture.X86_64.image_platform
+    return cfg.compute.architecture.image_platform
 
 
 def build_template(cfg: Profile) -> Template:
@@ -31,10 +39,11 @@ def build_template(cfg: Profile) -> Template:
     roles = add_iam(
         t,
         cfg,
-        ec2=ec2,
+        ec2_platform=ec2,
         data_bucket_arn=storage.bucket_arn,
         repository_arn=storage.repository_arn,
         log_group_arn=storage.log_group_arn,
+        pull_repository_arns=params.pull_repository_arns,
     )
     compute = add_compute(
         t, cfg, params=params, network=network, instance_profile_arn=roles.instance_profile_arn
@@ -61,5 +70,6 @@ def build_template(cfg: Profile) -> Template:
         alert_topic=monitoring.topic,
         job_role_arn=roles.job_role_arn,
         compute=compute,
+        image_platform=image_platform(cfg),
     )
     return t

@@ -75,6 +75,7 @@ CONTRACT_OUTPUTS = {
     "SpotComputeEnvironmentArn",
     "OnDemandComputeEnvironmentArn",
     "JobRoleArn",
+    "ImagePlatform",
 }
 
 

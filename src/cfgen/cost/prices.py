@@ -20,6 +20,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from cfgen import ec2
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 # 5th-8th generation and g4dn/g5/g6/g6e): xlarge = 4 vCPUs, Nxlarge = 4N.
 _SIZE_RE = re.compile(r"^(?:(\d+)xlarge|xlarge|large|medium)$")
 _TYPE_RE = re.compile(r"^([a-z][a-z0-9-]*)\.([a-z0-9-]+)$")
-GPU_FAMILY_RE = re.compile(r"^(g\d|p\d)")
 
 
 class PriceError(ValueError):
@@ -137,12 +138,11 @@ def expand_instance_types(names: Iterable[str], region: str) -> list[str]:
 
 
 def is_gpu(instance_type: str) -> bool:
-    return GPU_FAMILY_RE.match(instance_type) is not None
+    return ec2.is_gpu(instance_type)
 
 
 def is_arm64(instance_type: str) -> bool:
-    # Graviton families carry a "g" after the generation digit: c7g, m6gd, r8g.
-    return re.match(r"^[a-z]+\d+g", instance_type) is not None
+    return ec2.architecture(instance_type) is ec2.Architecture.ARM64
 
 
 def estimated_spot_prices(region: str, types: Iterable[str]) -> SpotQuote:

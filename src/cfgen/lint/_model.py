@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +25,8 @@ from typing import Any
 
 from cfnlint.rules import RuleMatch
 
+from cfgen import ec2
+
 Path = tuple[str | int, ...]
 Scenario = dict[str, bool]
 
@@ -33,7 +34,7 @@ BATCH_CE = "AWS::Batch::ComputeEnvironment"
 BATCH_JQ = "AWS::Batch::JobQueue"
 BATCH_JD = "AWS::Batch::JobDefinition"
 
-SPOT_STRATEGIES = frozenset({"SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"})
+SPOT_STRATEGIES = ec2.SPOT_STRATEGIES
 EC2_TYPES = frozenset({"EC2", "SPOT"})
 FARGATE_TYPES = frozenset({"FARGATE", "FARGATE_SPOT"})
 # What Batch writes into statusReason when the host goes away (Spot reclaim).
@@ -301,9 +302,6 @@ def res_path(lid: str, *rest: str | int) -> Path:
 
 
 # -- EC2 instance types ------------------------------------------------------
-_FAMILY = re.compile(r"^([a-z]+)(\d+)([a-z0-9-]*)$")
-
-
 @cache
 def known_instance_types() -> frozenset[str]:
     """Every EC2 instance type cfn-lint knows in any region."""
@@ -328,28 +326,17 @@ def architecture(instance_type: str) -> str | None:
     """``arm64`` / ``x86_64`` for a Batch instance type or family, None if unknown.
 
     Existence comes from cfn-lint's EC2 instance-type data; the architecture
-    from the family name: Graviton families carry a ``g`` after the generation
-    number (m7g, c6gn, x2gd, im4gn, is4gen), A1 is arm64 too.
+    from the family name (cfgen.ec2).
     """
     name = instance_type.strip().lower()
-    if name in {"optimal", "default_x86_64"}:
-        return "x86_64"
-    if name == "default_arm64":
-        return "arm64"
-    family = name.split(".", 1)[0]
-    if family not in known_families():
+    if name not in ec2.PSEUDO_TYPES and ec2.family(name) not in known_families():
         return None
-    m = _FAMILY.match(family)
-    if not m or m.group(1) == "mac":
-        return None
-    prefix, gen, suffix = m.groups()
-    if prefix == "a" and gen == "1":
-        return "arm64"
-    return "arm64" if "g" in suffix.split("-", 1)[0] else "x86_64"
+    arch = ec2.architecture(name)
+    return None if arch is None else arch.value
 
 
 def is_a1(instance_type: str) -> bool:
-    return instance_type.strip().lower().split(".", 1)[0] == "a1"
+    return ec2.is_a1(instance_type)
 
 
 def ce_architectures(m: Model, cr: dict[str, Any]) -> dict[str, list[str]]:
