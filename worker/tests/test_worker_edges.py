@@ -139,6 +139,7 @@ def test_numbers_outside_the_range_and_bad_keys_are_dead_lettered(
         ({"CFGEN_DATA_BUCKET": "Bad Bucket!"}, "CFGEN_DATA_BUCKET='Bad Bucket!': must be"),
         ({"CFGEN_CHECKPOINT_SECONDS": "1e9"}, "CFGEN_CHECKPOINT_SECONDS='1e9': must be"),
         ({"CFGEN_S3_READ_TIMEOUT_SECONDS": "0"}, "CFGEN_S3_READ_TIMEOUT_SECONDS='0': must be"),
+        ({"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, "AWS credentials: none found"),
         (
             {"AWS_BATCH_JOB_ID": "j:1", "AWS_BATCH_JOB_ARRAY_INDEX": "1", "CFGEN_ARRAY_SIZE": "1"},
             "AWS_BATCH_JOB_ARRAY_INDEX=1: must be below",
@@ -428,7 +429,10 @@ def interrupted(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15,
+    deadline=None,
+    database=None,  # no .hypothesis/ folder in the work tree
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
 def test_any_checkpoint_content_is_resumed_or_ignored(

@@ -24,7 +24,7 @@ from spotworker.harness import Harness, Interrupted, make_scratch, resolve_shard
 from spotworker.interrupt import SpotNoticePoller, StopFlag
 from spotworker.logs import EventLog
 from spotworker.results import aggregate_result, commit_layouts, commit_manifests
-from spotworker.s3io import make_client
+from spotworker.s3io import check_credentials, make_client
 from spotworker.tasks import load_task
 
 USAGE = """\
@@ -58,6 +58,7 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
     try:
         task = load_task(cfg)
         scratch = make_scratch(cfg)
+        check_credentials()
         shard, shards = resolve_shards(cfg)
         log.bind(array_size=shards)
         if cfg.poll_imds:

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from spotworker.config import Config
 from spotworker.errors import (
     NETWORK_ERRORS,
+    ConfigError,
     MissingInputError,
     TransientError,
     WorkerError,
@@ -44,6 +45,23 @@ def make_client(cfg: Config) -> S3Client:
             tcp_keepalive=True,
         ),
     )
+
+
+def check_credentials() -> None:
+    """ConfigError (exit 2) before any request when botocore finds no credentials at all
+    (environment, shared files, the task role's container endpoint, the instance role).
+
+    A credentials endpoint that does not answer is transient (the next attempt retries).
+    """
+    try:
+        found = boto3.session.Session().get_credentials()
+    except NETWORK_ERRORS as exc:
+        raise classify(exc, "AWS credentials") from None
+    if found is None:
+        raise ConfigError(
+            "AWS credentials: none found (environment, shared files, container or "
+            "instance role): the job role, or AWS_ACCESS_KEY_ID for a local run"
+        )
 
 
 @dataclass(frozen=True)
