@@ -461,3 +461,10 @@ def test_any_checkpoint_content_is_resumed_or_ignored(
     else:
         assert run.named("checkpoint_invalid") or run.named("checkpoint_stale"), run.raw
         assert not resume or resume[0]["source"] == "none"
+
+
+def test_manifest_that_is_not_text_is_bad_data(s3: Any, bucket: str, tmp_path: Path) -> None:
+    s3.put_object(Bucket=bucket, Key="m.txt", Body=b"input/\xff\xfe.jsonl\n")
+    run = run_inprocess(worker_env(bucket, tmp_path, CFGEN_INPUT_MANIFEST="m.txt"))
+    assert run.code == exitcodes.DATA_ERROR, run.raw
+    assert "not UTF-8 text" in run.named("failed")[0]["error"]

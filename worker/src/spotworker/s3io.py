@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from spotworker import exitcodes
 from spotworker.config import Config
 from spotworker.errors import (
     NETWORK_ERRORS,
@@ -107,8 +108,9 @@ def list_inputs(client: S3Client, cfg: Config) -> list[InputObject]:
     except NETWORK_ERRORS as exc:
         raise classify(exc, "listing input") from None
     except UnicodeDecodeError:
-        raise MissingInputError(
-            f"manifest s3://{cfg.bucket}/{cfg.input_manifest}: not UTF-8 text"
+        raise WorkerError(
+            f"manifest s3://{cfg.bucket}/{cfg.input_manifest}: not UTF-8 text",
+            exit_code=exitcodes.DATA_ERROR,
         ) from None
     if not found:
         raise MissingInputError(f"no input objects under s3://{cfg.bucket}/{cfg.input_prefix}")
