@@ -1,4 +1,4 @@
-"""Shared view of a template for cfgen's Batch rules.
+"""Resolved view of a template for cfgen's Batch rules.
 
 The rules look at a template the way CloudFormation would deploy it:
 
@@ -15,17 +15,13 @@ One :class:`Model` is built per template and cached on cfn-lint's
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from cfnlint.rules import RuleMatch
-
 from cfgen import ec2
+from cfgen.lint.model.values import UNKNOWN, get_att, is_unknown, scalar
 
 Path = tuple[str | int, ...]
 Scenario = dict[str, bool]
@@ -39,30 +35,6 @@ EC2_TYPES = frozenset({"EC2", "SPOT"})
 FARGATE_TYPES = frozenset({"FARGATE", "FARGATE_SPOT"})
 # What Batch writes into statusReason when the host goes away (Spot reclaim).
 SPOT_RECLAIM_STATUS_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."
-
-
-class _Unknown:
-    """A value the rules cannot decide (intrinsic function, parameter without default)."""
-
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNKNOWN: Any = _Unknown()
-
-
-def is_unknown(value: object) -> bool:
-    return value is UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -159,14 +131,14 @@ class Model:
                 param = self.parameters.get(str(value["Ref"]))
                 if isinstance(param, dict):
                     if "Default" in param:
-                        return _scalar(param["Default"])
+                        return scalar(param["Default"])
                     allowed = param.get("AllowedValues")
                     if isinstance(allowed, list) and len(allowed) == 1:
-                        return _scalar(allowed[0])
+                        return scalar(allowed[0])
             return UNKNOWN
         if isinstance(value, list):
             return UNKNOWN
-        return _scalar(value)
+        return scalar(value)
 
     def resolve_list(self, value: Any) -> list[Any] | Any:
         """A list with parameter defaults applied (items may be UNKNOWN), or UNKNOWN."""
@@ -229,26 +201,6 @@ class Model:
         return out
 
 
-def _scalar(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return UNKNOWN
-
-
-def get_att(value: Any) -> tuple[str, str] | None:
-    """(logical ID, attribute) of a ``Fn::GetAtt``, attribute "" if missing; else None."""
-    if not isinstance(value, dict) or len(value) != 1 or "Fn::GetAtt" not in value:
-        return None
-    att = value["Fn::GetAtt"]
-    if isinstance(att, str):
-        lid, _, name = att.partition(".")
-        return lid, name
-    if isinstance(att, list) and att and isinstance(att[0], str):
-        name = att[1] if len(att) > 1 and isinstance(att[1], str) else ""
-        return att[0], name
-    return None
-
-
 def model(cfn: Any) -> Model:
     """The cached :class:`Model` of a cfn-lint Template."""
     cached = getattr(cfn, "_cfgen_lint_model", None)
@@ -257,188 +209,3 @@ def model(cfn: Any) -> Model:
     built = Model(cfn)
     cfn._cfgen_lint_model = built
     return built
-
-
-class Findings:
-    """Collects one rule's matches, deduplicated across scenarios.
-
-    Paths point into the template as written: they are cut at the first key
-    that does not exist or at an ``Fn::If``, so the line number lands on the
-    property that decides the finding.
-    """
-
-    def __init__(self, cfn: Any) -> None:
-        self._cfn = cfn
-        self._seen: dict[tuple[Path, str], RuleMatch] = {}
-
-    def add(self, path: Path, message: str) -> None:
-        real = written_path(self._cfn.template, path)
-        key = (real, message)
-        if key not in self._seen:
-            self._seen[key] = RuleMatch(list(real), message)
-
-    def matches(self) -> list[RuleMatch]:
-        return list(self._seen.values())
-
-
-def written_path(template: Any, path: Path) -> Path:
-    node = template
-    out: list[str | int] = []
-    for step in path:
-        if isinstance(node, dict) and "Fn::If" in node and len(node) == 1:
-            break
-        in_dict = isinstance(node, dict) and isinstance(step, str) and step in node
-        in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
-        if in_dict or in_list:
-            node = node[step]
-        else:
-            break
-        out.append(step)
-    return tuple(out)
-
-
-def res_path(lid: str, *rest: str | int) -> Path:
-    return ("Resources", lid, "Properties", *rest)
-
-
-# -- EC2 instance types ------------------------------------------------------
-@cache
-def known_instance_types() -> frozenset[str]:
-    """Every EC2 instance type cfn-lint knows in any region."""
-    data = (
-        resources.files("cfnlint.data.schemas.extensions.aws_ec2_instance")
-        .joinpath("instancetype_enum.json")
-        .read_text(encoding="utf-8")
-    )
-    names: set[str] = set()
-    for region in json.loads(data).values():
-        if isinstance(region, dict):
-            names.update(region.get("enum", []))
-    return frozenset(names)
-
-
-@cache
-def known_families() -> frozenset[str]:
-    return frozenset(n.split(".", 1)[0] for n in known_instance_types())
-
-
-def architecture(instance_type: str) -> str | None:
-    """``arm64`` / ``x86_64`` for a Batch instance type or family, None if unknown.
-
-    Existence comes from cfn-lint's EC2 instance-type data; the architecture
-    from the family name (cfgen.ec2).
-    """
-    name = instance_type.strip().lower()
-    if name not in ec2.PSEUDO_TYPES and ec2.family(name) not in known_families():
-        return None
-    arch = ec2.architecture(name)
-    return None if arch is None else arch.value
-
-
-def is_a1(instance_type: str) -> bool:
-    return ec2.is_a1(instance_type)
-
-
-def ce_architectures(m: Model, cr: dict[str, Any]) -> dict[str, list[str]]:
-    """Architecture -> instance types of one CE variant (unknown types left out)."""
-    types = m.resolve_list(cr.get("InstanceTypes", []))
-    found: dict[str, list[str]] = {}
-    if is_unknown(types):
-        return found
-    for t in types:
-        if isinstance(t, str):
-            arch = architecture(t)
-            if arch:
-                found.setdefault(arch, []).append(t)
-    return found
-
-
-# -- retry strategy ----------------------------------------------------------
-def retries_spot_reclaim(m: Model, retry: Any) -> bool | Any:
-    """Would a Spot reclaim of the host be retried by this RetryStrategy?"""
-    if not isinstance(retry, dict):
-        return False
-    attempts = m.number(retry.get("Attempts", 1))
-    if is_unknown(attempts):
-        return UNKNOWN
-    if attempts <= 1:
-        return False
-    rules = retry.get("EvaluateOnExit")
-    if not isinstance(rules, list) or not rules:
-        return True  # without EvaluateOnExit every failure is retried
-    for rule in rules:
-        if not isinstance(rule, dict):
-            return UNKNOWN
-        verdict = _rule_matches_reclaim(m, rule)
-        if is_unknown(verdict):
-            return UNKNOWN
-        if verdict:
-            action = m.text(rule.get("Action"))
-            if is_unknown(action):
-                return UNKNOWN
-            return str(action).upper() == "RETRY"
-    return True  # no rule matched: Batch retries
-
-
-def _rule_matches_reclaim(m: Model, rule: dict[str, Any]) -> bool | Any:
-    for key, sample in (
-        ("OnStatusReason", SPOT_RECLAIM_STATUS_REASON),
-        ("OnReason", ""),
-        ("OnExitCode", None),
-    ):
-        if key not in rule:
-            continue
-        pattern = m.text(rule[key])
-        if is_unknown(pattern):
-            return UNKNOWN
-        if pattern == "*":
-            continue
-        if sample is None or not fnmatch.fnmatchcase(sample, pattern):
-            return False
-    return True
-
-
-def is_catch_all_exit(m: Model, rule: Any) -> bool:
-    if not isinstance(rule, dict) or str(m.text(rule.get("Action"))).upper() != "EXIT":
-        return False
-    return all(
-        m.text(rule.get(k, "*")) == "*" for k in ("OnStatusReason", "OnReason", "OnExitCode")
-    )
-
-
-# -- IAM documents -------------------------------------------------------------
-def statements(doc: Any) -> list[dict[str, Any]]:
-    if not isinstance(doc, dict):
-        return []
-    st = doc.get("Statement")
-    if isinstance(st, dict):
-        return [st]
-    return [s for s in st if isinstance(s, dict)] if isinstance(st, list) else []
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def action_allows(actions: Any, wanted: str) -> bool:
-    for a in as_list(actions):
-        if isinstance(a, str) and fnmatch.fnmatchcase(wanted.lower(), a.lower()):
-            return True
-    return False
-
-
-def service_principal(statement: dict[str, Any], service: str) -> bool:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        if principal.get("AWS") == "*":
-            return True
-        for s in as_list(principal.get("Service")):
-            if isinstance(s, str) and s == service:
-                return True
-            if isinstance(s, dict) and "Fn::Sub" in s and str(s["Fn::Sub"]).startswith(service):
-                return True
-    return False

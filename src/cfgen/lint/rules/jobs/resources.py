@@ -1,0 +1,72 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
+"""W9030, E9031, E9032: jobs rules (resources)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cfgen.lint import base
+from cfgen.lint import model as mdl
+from cfgen.lint.support import jobs as sup
+
+
+class DeprecatedVcpusMemory(base.BatchRule):
+    id = "W9030"
+    shortdesc = "Deprecated Vcpus/Memory in container properties"
+    description = "Vcpus and Memory are deprecated; use ResourceRequirements (VCPU, MEMORY)."
+    source_url = sup.CONTAINER_API
+    tags: ClassVar[list[str]] = ["resources", "batch"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for jd in m.all_variants(mdl.BATCH_JD):
+            for where, c in sup.containers(jd):
+                for prop in ("Vcpus", "Memory"):
+                    if prop in c:
+                        out.add(
+                            mdl.res_path(jd.logical_id, *where, prop),
+                            f"{prop} is deprecated; use ResourceRequirements",
+                        )
+
+
+class VcpusMemoryWithRequirements(base.BatchRule):
+    id = "E9031"
+    shortdesc = "Vcpus/Memory together with ResourceRequirements"
+    description = (
+        "A container sets Vcpus/Memory and ResourceRequirements at once; Batch rejects it."
+    )
+    source_url = sup.CONTAINER_API
+    tags: ClassVar[list[str]] = ["resources", "batch"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for jd in m.all_variants(mdl.BATCH_JD):
+            for where, c in sup.containers(jd):
+                legacy = [p for p in ("Vcpus", "Memory") if p in c]
+                if legacy and c.get("ResourceRequirements"):
+                    out.add(
+                        mdl.res_path(jd.logical_id, *where, "ResourceRequirements"),
+                        f"ResourceRequirements together with {' and '.join(legacy)}",
+                    )
+
+
+class FargateJobDefinition(base.BatchRule):
+    id = "E9032"
+    shortdesc = "Fargate job definition without ExecutionRoleArn or ResourceRequirements"
+    description = (
+        "Job definitions for the FARGATE platform need an ExecutionRoleArn and "
+        "ResourceRequirements (VCPU and MEMORY)."
+    )
+    source_url = sup.FARGATE_JD
+    tags: ClassVar[list[str]] = ["resources", "batch", "fargate"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for jd in m.all_variants(mdl.BATCH_JD):
+            if "FARGATE" not in sup.platforms(m, jd):
+                continue
+            for where, c in sup.containers(jd):
+                for prop in ("ExecutionRoleArn", "ResourceRequirements"):
+                    if not c.get(prop):
+                        out.add(
+                            mdl.res_path(jd.logical_id, *where),
+                            f"FARGATE job definition needs {prop}",
+                        )

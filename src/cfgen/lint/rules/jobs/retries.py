@@ -1,0 +1,90 @@
+# mypy: disable-error-code="misc"
+# (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
+"""E9033, W9034, W9036: jobs rules (retries)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cfgen.lint import base
+from cfgen.lint import model as mdl
+from cfgen.lint.support import jobs as sup
+
+
+class RetryStrategyLimits(base.BatchRule):
+    id = "E9033"
+    shortdesc = "RetryStrategy outside Batch's limits"
+    description = (
+        "RetryStrategy.Attempts must be 1-10 and EvaluateOnExit may hold at most 5 entries."
+    )
+    source_url = sup.RETRY_API
+    tags: ClassVar[list[str]] = ["resources", "batch"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for jd in m.all_variants(mdl.BATCH_JD):
+            retry = jd.props.get("RetryStrategy")
+            if not isinstance(retry, dict):
+                continue
+            if "Attempts" in retry:
+                n = m.number(retry["Attempts"])
+                if not mdl.is_unknown(n) and not 1 <= n <= 10:
+                    out.add(
+                        mdl.res_path(jd.logical_id, "RetryStrategy", "Attempts"),
+                        f"Attempts {n:g} is outside 1-10",
+                    )
+            rules = retry.get("EvaluateOnExit")
+            if isinstance(rules, list) and len(rules) > 5:
+                out.add(
+                    mdl.res_path(jd.logical_id, "RetryStrategy", "EvaluateOnExit"),
+                    f"{len(rules)} EvaluateOnExit entries; at most 5",
+                )
+
+
+class RetryCatchAll(base.BatchRule):
+    id = "W9034"
+    shortdesc = "Last EvaluateOnExit entry is not an EXIT catch-all"
+    description = (
+        "Without a final Action EXIT matching everything (OnReason '*'), failures no "
+        "entry matches are retried, so permanent errors burn every attempt."
+    )
+    source_url = sup.RETRIES
+    tags: ClassVar[list[str]] = ["resources", "batch"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for jd in m.all_variants(mdl.BATCH_JD):
+            retry = jd.props.get("RetryStrategy")
+            if not isinstance(retry, dict):
+                continue
+            rules = retry.get("EvaluateOnExit")
+            if isinstance(rules, list) and rules and not mdl.is_catch_all_exit(m, rules[-1]):
+                out.add(
+                    mdl.res_path(jd.logical_id, "RetryStrategy", "EvaluateOnExit", len(rules) - 1),
+                    "Last EvaluateOnExit entry should be Action EXIT with OnReason '*'",
+                )
+
+
+class SpotReclaimNotRetried(base.BatchRule):
+    id = "W9036"
+    shortdesc = "Job definition on a Spot queue does not retry Spot reclaims"
+    description = (
+        "When the template's queues reach a SPOT compute environment, EC2 job "
+        "definitions should RETRY when OnStatusReason matches 'Host EC2*' (the host "
+        "was reclaimed), with Attempts > 1."
+    )
+    source_url = sup.RETRIES
+    tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        if "SPOT" not in sup.queue_ce_types(m):
+            return
+        for jd in m.all_variants(mdl.BATCH_JD):
+            if "EC2" not in sup.platforms(m, jd):
+                continue
+            retry = jd.props.get("RetryStrategy")
+            if mdl.retries_spot_reclaim(m, retry) is False:
+                where = ("RetryStrategy",) if isinstance(retry, dict) else ()
+                out.add(
+                    mdl.res_path(jd.logical_id, *where),
+                    "Spot reclaims are not retried: add EvaluateOnExit "
+                    "{OnStatusReason: 'Host EC2*', Action: RETRY} and Attempts > 1",
+                )

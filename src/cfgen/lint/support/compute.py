@@ -1,0 +1,76 @@
+"""Shared by the compute rules (src/cfgen/lint/rules/compute/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cfgen.lint import model as mdl
+
+API_CR = "https://docs.aws.amazon.com/batch/latest/APIReference/API_ComputeResource.html"
+ALLOCATION = "https://docs.aws.amazon.com/batch/latest/userguide/allocation-strategies.html"
+FLEET_ROLE = "https://docs.aws.amazon.com/batch/latest/userguide/spot_fleet_IAM_role.html"
+FARGATE = "https://docs.aws.amazon.com/batch/latest/userguide/fargate.html"
+EC2_CONF = "https://docs.aws.amazon.com/batch/latest/APIReference/API_Ec2Configuration.html"
+CE_PARAMS = "https://docs.aws.amazon.com/batch/latest/userguide/compute_environment_parameters.html"
+
+
+def managed(m: mdl.Model) -> list[tuple[mdl.Variant, dict[str, Any], Any]]:
+    """(variant, ComputeResources, type) for every managed CE variant."""
+    out = []
+    for ce in m.all_variants(mdl.BATCH_CE):
+        cr = ce.props.get("ComputeResources")
+        if isinstance(cr, dict):
+            out.append((ce, cr, m.ce_type(ce)))
+    return out
+
+
+def present(m: mdl.Model, value: Any) -> bool:
+    """Set, and not a parameter whose default is the empty string."""
+    return value is not None and m.resolve(value) != ""
+
+
+FARGATE_FORBIDDEN = (
+    "AllocationStrategy",
+    "BidPercentage",
+    "InstanceTypes",
+    "MinvCpus",
+    "DesiredvCpus",
+    "ImageId",
+    "InstanceRole",
+    "Ec2KeyPair",
+    "Ec2Configuration",
+    "LaunchTemplate",
+    "PlacementGroup",
+)
+
+
+def when(scenario: mdl.Scenario) -> str:
+    if not scenario:
+        return ""
+    conds = ", ".join(f"{k}={'true' if v else 'false'}" for k, v in sorted(scenario.items()))
+    return f" when {conds}"
+
+
+EOL_IMAGES = frozenset({"ECS_AL2", "ECS_AL2_NVIDIA", "ECS_AL1"})
+AL2023 = frozenset({"ECS_AL2023", "ECS_AL2023_NVIDIA"})
+
+
+def image_types(m: mdl.Model, cr: dict[str, Any]) -> list[tuple[int, list[str]]]:
+    """(index, possible ImageType values: literal, or a parameter's Default + AllowedValues)."""
+    out = []
+    for i, conf in enumerate(mdl.as_list(cr.get("Ec2Configuration"))):
+        if not isinstance(conf, dict) or "ImageType" not in conf:
+            continue
+        raw = conf["ImageType"]
+        values: list[str] = []
+        if m.is_param_ref(raw):
+            param = m.parameters[raw["Ref"]]
+            values = [
+                str(v) for v in [param.get("Default"), *mdl.as_list(param.get("AllowedValues"))]
+            ]
+            values = [v for v in values if v != "None"]
+        else:
+            v = m.text(raw)
+            values = [] if mdl.is_unknown(v) else [v]
+        out.append((i, values))
+    return out

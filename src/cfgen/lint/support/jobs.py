@@ -1,0 +1,92 @@
+"""Shared by the jobs rules (src/cfgen/lint/rules/jobs/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from cfgen.lint import model as mdl
+
+CONTAINER_API = "https://docs.aws.amazon.com/batch/latest/APIReference/API_ContainerProperties.html"
+RETRY_API = "https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html"
+RETRIES = "https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html"
+TIMEOUT_API = "https://docs.aws.amazon.com/batch/latest/APIReference/API_JobTimeout.html"
+MNP = "https://docs.aws.amazon.com/batch/latest/userguide/multi-node-parallel-jobs.html"
+EXEC_ROLE = "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html"
+FARGATE_JD = "https://docs.aws.amazon.com/batch/latest/userguide/fargate.html"
+
+
+def containers(jd: mdl.Variant) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """(path below Properties, container properties) of a job definition variant."""
+    cp = jd.props.get("ContainerProperties")
+    if isinstance(cp, dict):
+        yield ("ContainerProperties",), cp
+    np = jd.props.get("NodeProperties")
+    if isinstance(np, dict):
+        for i, rng in enumerate(mdl.as_list(np.get("NodeRangeProperties"))):
+            if isinstance(rng, dict) and isinstance(rng.get("Container"), dict):
+                yield ("NodeProperties", "NodeRangeProperties", i, "Container"), rng["Container"]
+
+
+def platforms(m: mdl.Model, jd: mdl.Variant) -> set[str]:
+    caps = m.resolve_list(jd.props.get("PlatformCapabilities", ["EC2"]))
+    if mdl.is_unknown(caps):
+        return set()
+    return {str(c).upper() for c in caps if not mdl.is_unknown(c)}
+
+
+def jd_type(m: mdl.Model, jd: mdl.Variant) -> str:
+    return str(m.text(jd.props.get("Type", "container"))).lower()
+
+
+def queue_ce_types(m: mdl.Model) -> set[str]:
+    """Types of every managed CE any job queue of the template can reach."""
+    types: set[str] = set()
+    for jq in m.all_variants(mdl.BATCH_JQ):
+        for _, _, ces in m.queue_ces(jq):
+            for ce in ces:
+                t = m.ce_type(ce)
+                types.add(t if isinstance(t, str) else "UNKNOWN")
+    return types
+
+
+EXEC_ACTIONS = (
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+
+
+def role_policies(m: mdl.Model, role_id: str) -> Iterator[tuple[Any, Any]]:
+    """(managed policy ARN or None, policy document or None) attached to a role."""
+    for role in m.variants(role_id):
+        for arn in mdl.as_list(role.props.get("ManagedPolicyArns")):
+            yield arn, None
+        for pol in mdl.as_list(role.props.get("Policies")):
+            if isinstance(pol, dict):
+                yield None, pol.get("PolicyDocument")
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
+        for pol in m.all_variants(kind):
+            roles = mdl.as_list(pol.props.get("Roles")) + mdl.as_list(pol.props.get("RoleName"))
+            if any(m.target(r) == role_id for r in roles):
+                yield None, pol.props.get("PolicyDocument")
+
+
+def has_exec_permissions(m: mdl.Model, role_id: str) -> str | None:
+    for arn, doc in role_policies(m, role_id):
+        text = (
+            arn
+            if isinstance(arn, str)
+            else str(arn.get("Fn::Sub", ""))
+            if isinstance(arn, dict)
+            else ""
+        )
+        if "AmazonECSTaskExecutionRolePolicy" in text:
+            return "AmazonECSTaskExecutionRolePolicy"
+        for st in mdl.statements(doc):
+            if st.get("Effect") != "Allow":
+                continue
+            for action in EXEC_ACTIONS:
+                if mdl.action_allows(st.get("Action"), action):
+                    return action
+    return None
