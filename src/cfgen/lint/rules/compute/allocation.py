@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9001, E9004, W9005: compute rules (allocation)."""
+"""E9501, E9504, W9505: compute rules (allocation)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class SpotStrategyNeedsSpot(base.BatchRule):
-    id = "E9001"
+    id = "E9501"
     shortdesc = "Spot allocation strategy on a non-Spot compute environment"
     description = (
         "SPOT_CAPACITY_OPTIMIZED and SPOT_PRICE_CAPACITY_OPTIMIZED are valid only "
@@ -33,7 +33,7 @@ class SpotStrategyNeedsSpot(base.BatchRule):
 
 
 class SpotFleetRoleNeeded(base.BatchRule):
-    id = "E9004"
+    id = "E9504"
     shortdesc = "SPOT with BEST_FIT needs SpotIamFleetRole"
     description = (
         "A SPOT compute environment with AllocationStrategy BEST_FIT (or none, which "
@@ -56,7 +56,7 @@ class SpotFleetRoleNeeded(base.BatchRule):
 
 
 class SpotFleetRoleUnneeded(base.BatchRule):
-    id = "W9005"
+    id = "W9505"
     shortdesc = "SpotIamFleetRole is not needed here"
     description = (
         "Only SPOT compute environments with BEST_FIT allocation use a Spot fleet role; "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9012: compute rules (architecture)."""
+"""E9512: compute rules (architecture)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class MixedArchitectureInCe(base.BatchRule):
-    id = "E9012"
+    id = "E9512"
     shortdesc = "arm64 and x86_64 instance types in one compute environment"
     description = (
         "A compute environment runs one container image architecture; mixing Graviton "

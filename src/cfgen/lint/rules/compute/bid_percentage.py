@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9002, W9003: compute rules (bid percentage)."""
+"""E9502, W9503: compute rules (bid percentage)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class BidPercentageOnlySpot(base.BatchRule):
-    id = "E9002"
+    id = "E9502"
     shortdesc = "BidPercentage only with SPOT, between 1 and 100"
     description = "BidPercentage applies to SPOT compute resources only and must be 1-100."
     source_url = sup.API_CR
@@ -31,7 +31,7 @@ class BidPercentageOnlySpot(base.BatchRule):
 
 
 class BidPercentageCap(base.BatchRule):
-    id = "W9003"
+    id = "W9503"
     shortdesc = "Explicit BidPercentage caps the Spot price"
     description = (
         "AWS recommends leaving BidPercentage empty (pay at most the On-Demand price); "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9008, W9009: compute rules (capacity)."""
+"""E9508, W9509: compute rules (capacity)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class VcpuOrdering(base.BatchRule):
-    id = "E9008"
+    id = "E9508"
     shortdesc = "MinvCpus <= DesiredvCpus <= MaxvCpus"
     description = (
         "MinvCpus must not exceed DesiredvCpus, and DesiredvCpus must not exceed MaxvCpus."
@@ -36,7 +36,7 @@ class VcpuOrdering(base.BatchRule):
 
 
 class DesiredvCpusSet(base.BatchRule):
-    id = "W9009"
+    id = "W9509"
     shortdesc = "DesiredvCpus set in the template"
     description = (
         "Batch manages DesiredvCpus itself; a template value fights the scaler and an "

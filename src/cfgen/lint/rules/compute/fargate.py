@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9006: compute rules (fargate)."""
+"""E9506: compute rules (fargate)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class FargateForbiddenProperties(base.BatchRule):
-    id = "E9006"
+    id = "E9506"
     shortdesc = "Property not allowed on a Fargate compute environment"
     description = "FARGATE and FARGATE_SPOT compute resources must not set " + ", ".join(
         sup.FARGATE_FORBIDDEN

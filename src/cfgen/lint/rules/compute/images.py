@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9010, E9011: compute rules (images)."""
+"""E9510, E9511: compute rules (images)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class EndOfSupportImage(base.BatchRule):
-    id = "E9010"
+    id = "E9510"
     shortdesc = "Amazon Linux 2 / Amazon Linux ECS AMI"
     description = (
         "ImageType ECS_AL2, ECS_AL2_NVIDIA and ECS_AL1 select ECS AMIs past end of "
@@ -40,7 +40,7 @@ class EndOfSupportImage(base.BatchRule):
 
 
 class Al2023WithA1(base.BatchRule):
-    id = "E9011"
+    id = "E9511"
     shortdesc = "Amazon Linux 2023 ECS AMI with A1 instances"
     description = "The Amazon Linux 2023 ECS AMIs do not support A1 instance types."
     source_url = sup.EC2_CONF

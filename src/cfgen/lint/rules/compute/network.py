@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9007: compute rules (network)."""
+"""E9507: compute rules (network)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import compute as sup
 
 
 class SecurityGroupRequired(base.BatchRule):
-    id = "E9007"
+    id = "E9507"
     shortdesc = "Compute environment without a security group"
     description = (
         "EC2/SPOT compute environments need a security group in SecurityGroupIds or in "

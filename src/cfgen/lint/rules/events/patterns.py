@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9040, E9041: events rules (patterns)."""
+"""E9540, E9541: events rules (patterns)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import events as sup
 
 
 class JobStatusField(base.BatchRule):
-    id = "E9040"
+    id = "E9540"
     shortdesc = "Batch event pattern filters detail.jobStatus"
     description = (
         "'Batch Job State Change' events carry the job state in detail.status; a "
@@ -35,7 +35,7 @@ class JobStatusField(base.BatchRule):
 
 
 class InputPathMissing(base.BatchRule):
-    id = "E9041"
+    id = "E9541"
     shortdesc = "InputPathsMap path not in the Batch job event"
     description = (
         "InputTransformer paths of a 'Batch Job State Change' rule must exist in the "

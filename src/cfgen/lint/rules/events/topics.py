@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9042, E9043, E9044: events rules (topics)."""
+"""E9542, E9543, E9544: events rules (topics)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import events as sup
 
 
 class SnsTopicPolicyForEvents(base.BatchRule):
-    id = "E9042"
+    id = "E9542"
     shortdesc = "SNS target without a topic policy for EventBridge"
     description = (
         "EventBridge can publish to an SNS topic only when the topic policy allows "
@@ -33,7 +33,7 @@ class SnsTopicPolicyForEvents(base.BatchRule):
 
 
 class KmsTopicForEvents(base.BatchRule):
-    id = "E9043"
+    id = "E9543"
     shortdesc = "KMS-encrypted SNS target whose key does not admit EventBridge"
     description = (
         "For an encrypted topic, the KMS key policy must allow events.amazonaws.com "
@@ -60,7 +60,7 @@ class KmsTopicForEvents(base.BatchRule):
 
 
 class SnsTopicPolicyForAlarms(base.BatchRule):
-    id = "E9044"
+    id = "E9544"
     shortdesc = "CloudWatch alarm action on an SNS topic whose policy does not admit CloudWatch"
     description = (
         "A topic policy replaces SNS's default policy, which lets the account's CloudWatch "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9037: jobs rules (multinode)."""
+"""E9537: jobs rules (multinode)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import jobs as sup
 
 
 class MultinodeOnSpotOnly(base.BatchRule):
-    id = "E9037"
+    id = "E9537"
     shortdesc = "Multi-node job definition whose queues reach only Spot"
     description = (
         "Multi-node parallel jobs are not supported on Spot compute environments; the "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""W9030, E9031, E9032: jobs rules (resources)."""
+"""W9530, E9531, E9532: jobs rules (resources)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import jobs as sup
 
 
 class DeprecatedVcpusMemory(base.BatchRule):
-    id = "W9030"
+    id = "W9530"
     shortdesc = "Deprecated Vcpus/Memory in container properties"
     description = "Vcpus and Memory are deprecated; use ResourceRequirements (VCPU, MEMORY)."
     source_url = sup.CONTAINER_API
@@ -30,7 +30,7 @@ class DeprecatedVcpusMemory(base.BatchRule):
 
 
 class VcpusMemoryWithRequirements(base.BatchRule):
-    id = "E9031"
+    id = "E9531"
     shortdesc = "Vcpus/Memory together with ResourceRequirements"
     description = (
         "A container sets Vcpus/Memory and ResourceRequirements at once; Batch rejects it."
@@ -50,7 +50,7 @@ class VcpusMemoryWithRequirements(base.BatchRule):
 
 
 class FargateJobDefinition(base.BatchRule):
-    id = "E9032"
+    id = "E9532"
     shortdesc = "Fargate job definition without ExecutionRoleArn or ResourceRequirements"
     description = (
         "Job definitions for the FARGATE platform need an ExecutionRoleArn and "

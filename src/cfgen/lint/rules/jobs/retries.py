@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9033, W9034, W9036: jobs rules (retries)."""
+"""E9533, W9534, W9536: jobs rules (retries)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import jobs as sup
 
 
 class RetryStrategyLimits(base.BatchRule):
-    id = "E9033"
+    id = "E9533"
     shortdesc = "RetryStrategy outside Batch's limits"
     description = (
         "RetryStrategy.Attempts must be 1-10 and EvaluateOnExit may hold at most 5 entries."
@@ -41,7 +41,7 @@ class RetryStrategyLimits(base.BatchRule):
 
 
 class RetryCatchAll(base.BatchRule):
-    id = "W9034"
+    id = "W9534"
     shortdesc = "Last EvaluateOnExit entry is not an EXIT catch-all"
     description = (
         "Without a final Action EXIT matching everything (OnReason '*'), failures no "
@@ -64,7 +64,7 @@ class RetryCatchAll(base.BatchRule):
 
 
 class SpotReclaimNotRetried(base.BatchRule):
-    id = "W9036"
+    id = "W9536"
     shortdesc = "Job definition on a Spot queue does not retry Spot reclaims"
     description = (
         "When the template's queues reach a SPOT compute environment, EC2 job "

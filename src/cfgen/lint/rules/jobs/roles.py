@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""W9038: jobs rules (roles)."""
+"""W9538: jobs rules (roles)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import jobs as sup
 
 
 class JobRoleWithExecutionPermissions(base.BatchRule):
-    id = "W9038"
+    id = "W9538"
     shortdesc = "Job role carries task-execution permissions"
     description = (
         "The job role is what the job's code may do; pulling images and writing logs "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9035: jobs rules (timeout)."""
+"""E9535: jobs rules (timeout)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import jobs as sup
 
 
 class TimeoutTooShort(base.BatchRule):
-    id = "E9035"
+    id = "E9535"
     shortdesc = "Job timeout below 60 seconds"
     description = "Timeout.AttemptDurationSeconds must be at least 60."
     source_url = sup.TIMEOUT_API

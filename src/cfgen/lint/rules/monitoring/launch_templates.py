@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""W9060, W9061: monitoring rules (launch templates)."""
+"""W9560, W9561: monitoring rules (launch templates)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import monitoring as sup
 
 
 class LaunchTemplateImds(base.BatchRule):
-    id = "W9060"
+    id = "W9560"
     shortdesc = "Compute environment launch template without IMDSv2"
     description = (
         "Launch templates used by a compute environment should set "
@@ -37,7 +37,7 @@ class LaunchTemplateImds(base.BatchRule):
 
 
 class LaunchTemplateEncryption(base.BatchRule):
-    id = "W9061"
+    id = "W9561"
     shortdesc = "Compute environment launch template with unencrypted EBS"
     description = (
         "Block device mappings of a compute environment's launch template should set "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9070: monitoring rules (logs)."""
+"""E9570: monitoring rules (logs)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import monitoring as sup
 
 
 class DefaultBatchLogGroup(base.BatchRule):
-    id = "E9070"
+    id = "E9570"
     shortdesc = "Template creates the account-wide /aws/batch/job log group"
     description = (
         "/aws/batch/job is the default log group of every Batch job in the account and "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9050, E9051, W9052: monitoring rules (metrics)."""
+"""E9550, E9551, W9552: monitoring rules (metrics)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from cfgen.lint.support import monitoring as sup
 
 
 class BatchMetric(base.BatchRule):
-    id = "E9050"
+    id = "E9550"
     shortdesc = "Alarm on an AWS/Batch metric Batch does not publish"
     description = (
         "AWS Batch publishes the metrics of its metrics table (JobsSubmitted, "
         "JobsMovedToFailed, JobsRetried, JobAttemptRunnableToStartingDuration, ...) "
         "with exactly the JobQueueName dimension; an alarm on another name, or using "
         "JobQueue, ComputeEnvironment or no dimension, watches a series that never "
-        "receives data. Names AWS adds later: configure_rules E9050 "
+        "receives data. Names AWS adds later: configure_rules E9550 "
         "extra_metric_names in .cfnlintrc."
     )
     source_url = sup.BATCH_METRICS
@@ -64,7 +64,7 @@ class BatchMetric(base.BatchRule):
 
 
 class Ec2SpotTerminationMetric(base.BatchRule):
-    id = "E9051"
+    id = "E9551"
     shortdesc = "Alarm on a non-existent AWS/EC2 Spot termination metric"
     description = (
         "EC2 reports Spot interruptions as EventBridge events and instance metadata "
@@ -85,7 +85,7 @@ class Ec2SpotTerminationMetric(base.BatchRule):
 
 
 class BatchMetricMissingDataBreaching(base.BatchRule):
-    id = "W9052"
+    id = "W9552"
     shortdesc = "AWS/Batch alarm treats missing data as breaching"
     description = (
         "AWS Batch emits its AWS/Batch metrics only when jobs change state, so an idle "

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""W9080, W9081: monitoring rules (updates)."""
+"""W9580, W9581: monitoring rules (updates)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import monitoring as sup
 
 
 class CustomNameWithReplacement(base.BatchRule):
-    id = "W9080"
+    id = "W9580"
     shortdesc = "Custom Batch name with properties that force replacement"
     description = (
         "CloudFormation replaces a resource by creating the new one first; with a custom "
@@ -41,7 +41,7 @@ class CustomNameWithReplacement(base.BatchRule):
 
 
 class CustomServiceRole(base.BatchRule):
-    id = "W9081"
+    id = "W9581"
     shortdesc = "Compute environment with a custom ServiceRole"
     description = (
         "Without ServiceRole Batch uses its service-linked role, which in-place "

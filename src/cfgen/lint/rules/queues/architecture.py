@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9013: queues rules (architecture)."""
+"""E9513: queues rules (architecture)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cfgen.lint import model as mdl
 
 
 class MixedArchitectureInQueue(base.BatchRule):
-    id = "E9013"
+    id = "E9513"
     shortdesc = "arm64 and x86_64 compute environments behind one job queue"
     description = (
         "Jobs from one queue land on any of its compute environments; when one is arm64 "

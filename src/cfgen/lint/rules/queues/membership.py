@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""E9020, E9021, E9022: queues rules (membership)."""
+"""E9520, E9521, E9522: queues rules (membership)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cfgen.lint.support import queues as sup
 
 
 class TooManyComputeEnvironments(base.BatchRule):
-    id = "E9020"
+    id = "E9520"
     shortdesc = "Job queue with more than 3 compute environments"
     description = "A job queue can be associated with at most three compute environments."
     source_url = sup.JQ_API
@@ -29,7 +29,7 @@ class TooManyComputeEnvironments(base.BatchRule):
 
 
 class DuplicateOrder(base.BatchRule):
-    id = "E9021"
+    id = "E9521"
     shortdesc = "Duplicate Order in ComputeEnvironmentOrder"
     description = "Each compute environment of a queue needs a distinct Order."
     source_url = sup.ORDER_API
@@ -52,7 +52,7 @@ class DuplicateOrder(base.BatchRule):
 
 
 class MixedPlatformQueue(base.BatchRule):
-    id = "E9022"
+    id = "E9522"
     shortdesc = "EC2/SPOT and FARGATE compute environments in one queue"
     description = (
         "A job queue's compute environments must all be EC2/SPOT or all FARGATE/FARGATE_SPOT."
