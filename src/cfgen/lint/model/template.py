@@ -15,6 +15,7 @@ One :class:`Model` is built per template and cached on cfn-lint's
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,17 +40,39 @@ SPOT_RECLAIM_STATUS_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated
 
 @dataclass(frozen=True)
 class Variant:
-    """One way a resource can be deployed: its properties with conditions resolved."""
+    """One way a resource can be deployed: its properties with conditions resolved.
+
+    ``scenario`` maps condition names to their truth in this variant, and
+    ``"Param=value"`` keys to whether the parameter has that value (set for the
+    parameters this variant binds: by a condition, or by trying each of their
+    ``AllowedValues``). ``Ref`` to a bound parameter is already replaced in ``props``.
+    """
 
     logical_id: str
     resource_type: str
     scenario: Scenario
     props: dict[str, Any]
 
+    @property
+    def bindings(self) -> dict[str, str]:
+        """Parameter -> value this variant binds (from the ``"Param=value": True`` keys)."""
+        out = {}
+        for key, value in self.scenario.items():
+            name, eq, val = key.partition("=")
+            if eq and value:
+                out[name] = val
+        return out
+
 
 def compatible(a: Scenario, b: Scenario) -> bool:
-    """True when two scenarios agree on every condition they both name."""
+    """True when two scenarios agree on every condition (and parameter value) both name."""
     return all(b.get(name, value) == value for name, value in a.items())
+
+
+#: At most this many parameter combinations per resource scenario.
+MAX_COMBINATIONS = 48
+#: Parameters with more AllowedValues than this are read at their Default only.
+MAX_ALLOWED_VALUES = 12
 
 
 class Model:
@@ -60,6 +83,8 @@ class Model:
         template = cfn.template if isinstance(cfn.template, dict) else {}
         params = template.get("Parameters", {})
         self.parameters: dict[str, dict[str, Any]] = params if isinstance(params, dict) else {}
+        conds = template.get("Conditions", {})
+        self.conditions: dict[str, Any] = conds if isinstance(conds, dict) else {}
         res = template.get("Resources", {})
         self.resources: dict[str, dict[str, Any]] = {
             k: v for k, v in (res.items() if isinstance(res, dict) else []) if isinstance(v, dict)
@@ -75,14 +100,20 @@ class Model:
         return str(res.get("Type")) if res else None
 
     def variants(self, logical_id: str) -> list[Variant]:
-        """Every scenario of a resource's Properties (deduplicated)."""
+        """Every consistent scenario of a resource's Properties (deduplicated).
+
+        cfn-lint resolves each ``Fn::If``; a condition that compares a parameter
+        with a value then binds that parameter, and a parameter with (a few)
+        ``AllowedValues`` that the properties ``Ref`` is tried at each allowed
+        value that agrees with the conditions.
+        """
         if logical_id in self._variants:
             return self._variants[logical_id]
         res = self.resources.get(logical_id, {})
         props = res.get("Properties", {})
         out: list[Variant] = []
         if isinstance(props, dict):
-            seen: list[Any] = []
+            seen: set[str] = set()
             path = ["Resources", logical_id, "Properties"]
             for item in self.cfn.get_object_without_nested_conditions(props, path):
                 scenario = dict(item.get("Scenario") or {})
@@ -94,13 +125,118 @@ class Model:
                 obj = item.get("Object")
                 if not isinstance(obj, dict):
                     obj = {}
-                key = json.dumps(obj, sort_keys=True, default=str)
-                if key in seen:
-                    continue
-                seen.append(key)
-                out.append(Variant(logical_id, str(res.get("Type")), scenario, obj))
+                for bound, values in self._bind(scenario, obj):
+                    key = json.dumps([bound, values], sort_keys=True, default=str)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    out.append(Variant(logical_id, str(res.get("Type")), values, bound))
         self._variants[logical_id] = out
         return out
+
+    def _bind(self, scenario: Scenario, obj: dict[str, Any]) -> list[tuple[Any, Scenario]]:
+        """(properties, scenario) per parameter combination that agrees with ``scenario``."""
+        fixed: dict[str, str] = {}
+        excluded: dict[str, set[str]] = {}
+        for name, truth in scenario.items():
+            for param, value, equal in self._implied(self.conditions.get(name), truth, 0):
+                if equal:
+                    fixed.setdefault(param, value)
+                else:
+                    excluded.setdefault(param, set()).add(value)
+        choices: list[tuple[str, list[str]]] = []
+        total = 1
+        for param in _param_refs(obj, self.parameters):
+            allowed = self._allowed(param)
+            if param in fixed:
+                values = [fixed[param]]
+            elif allowed and total * len(allowed) <= MAX_COMBINATIONS:
+                values = [v for v in allowed if v not in excluded.get(param, set())]
+            else:
+                continue
+            if values:
+                choices.append((param, values))
+                total *= len(values)
+        out: list[tuple[Any, Scenario]] = []
+        for combo in itertools.product(*(vals for _, vals in choices)):
+            chosen = {p: v for (p, _), v in zip(choices, combo, strict=True)}
+            facts = dict(scenario)
+            for param, value in {**fixed, **chosen}.items():
+                for other in self._allowed(param) or [value]:
+                    facts[f"{param}={other}"] = other == value
+            for param, skip in excluded.items():
+                for value in skip:
+                    facts.setdefault(f"{param}={value}", False)
+            for name, definition in self.conditions.items():
+                if name not in facts:
+                    known = self._evaluate(definition, {**fixed, **chosen}, 0)
+                    if known is not None:
+                        facts[name] = known
+            if any(scenario.get(k, v) != v for k, v in facts.items()):
+                continue  # a chosen value contradicts a condition of this scenario
+            out.append((_substitute(obj, chosen), facts))
+        return out
+
+    def _allowed(self, param: str) -> list[str]:
+        """A parameter's scalar AllowedValues as text ([] when there are none or too many)."""
+        spec = self.parameters.get(param)
+        if not isinstance(spec, dict) or "List" in str(spec.get("Type", "")):
+            return []
+        allowed = spec.get("AllowedValues")
+        if not isinstance(allowed, list) or not 1 < len(allowed) <= MAX_ALLOWED_VALUES:
+            return []
+        if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in allowed):
+            return []
+        return [str(v) for v in allowed]
+
+    def _implied(self, definition: Any, truth: bool, depth: int) -> list[tuple[str, str, bool]]:
+        """(parameter, value, equal?) facts that a condition having ``truth`` implies."""
+        if depth > 10 or not isinstance(definition, dict) or len(definition) != 1:
+            return []
+        ((fn, args),) = definition.items()
+        if fn == "Condition" and isinstance(args, str):
+            return self._implied(self.conditions.get(args), truth, depth + 1)
+        if fn == "Fn::Not" and isinstance(args, list) and len(args) == 1:
+            return self._implied(args[0], not truth, depth + 1)
+        if fn in ("Fn::And", "Fn::Or") and isinstance(args, list):
+            if (fn == "Fn::And") == truth:  # And true / Or false: every part has ``truth``
+                return [f for a in args for f in self._implied(a, truth, depth + 1)]
+            return []
+        if fn == "Fn::Equals" and isinstance(args, list) and len(args) == 2:
+            ref, lit = args
+            if not self.is_param_ref(ref):
+                ref, lit = lit, ref
+            if self.is_param_ref(ref) and isinstance(lit, (str, int, float)):
+                return [(str(ref["Ref"]), str(lit), truth)]
+        return []
+
+    def _evaluate(self, definition: Any, params: dict[str, str], depth: int) -> bool | None:
+        """A condition's truth given some parameter values; None when it depends on others."""
+        if depth > 10 or not isinstance(definition, dict) or len(definition) != 1:
+            return None
+        ((fn, args),) = definition.items()
+        if fn == "Condition" and isinstance(args, str):
+            return self._evaluate(self.conditions.get(args), params, depth + 1)
+        if not isinstance(args, list):
+            return None
+        if fn == "Fn::Equals" and len(args) == 2:
+            sides = [self._side(a, params) for a in args]
+            return None if None in sides else sides[0] == sides[1]
+        parts = [self._evaluate(a, params, depth + 1) for a in args]
+        if fn == "Fn::Not" and len(parts) == 1:
+            return None if parts[0] is None else not parts[0]
+        if fn == "Fn::And":
+            return False if False in parts else None if None in parts else True
+        if fn == "Fn::Or":
+            return True if True in parts else None if None in parts else False
+        return None
+
+    def _side(self, value: Any, params: dict[str, str]) -> str | None:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        if self.is_param_ref(value) and str(value["Ref"]) in params:
+            return params[str(value["Ref"])]
+        return None
 
     def all_variants(self, resource_type: str) -> Iterator[Variant]:
         for lid in self.of_type(resource_type):
@@ -200,6 +336,27 @@ class Model:
                 out.append((i, entry.get("Order"), ces))
         return out
 
+    def queue_members(self, jq: Variant) -> list[list[tuple[int, Variant]]]:
+        """The queue's compute environments per consistent scenario.
+
+        One list of (entry index, CE variant) per way the queue and its compute
+        environments can be deployed together: a CE whose ``Type`` is an ``Fn::If``
+        is one member per scenario, never both at once.
+        """
+        per_entry = [[(i, ce) for ce in ces] for i, _, ces in self.queue_ces(jq) if ces]
+        combos: list[list[tuple[int, Variant]]] = []
+        for combo in itertools.product(*per_entry):
+            members = list(combo)
+            if all(
+                compatible(a.scenario, b.scenario)
+                for n, (_, a) in enumerate(members)
+                for _, b in members[n + 1 :]
+            ):
+                combos.append(members)
+            if len(combos) >= MAX_COMBINATIONS:
+                break
+        return combos
+
 
 def model(cfn: Any) -> Model:
     """The cached :class:`Model` of a cfn-lint Template."""
@@ -209,3 +366,38 @@ def model(cfn: Any) -> Model:
     built = Model(cfn)
     cfn._cfgen_lint_model = built
     return built
+
+
+def _param_refs(obj: Any, parameters: dict[str, Any]) -> list[str]:
+    """Parameters ``Ref``'d anywhere in ``obj``, in order of appearance."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("Ref") if len(node) == 1 else None
+            if isinstance(ref, str) and ref in parameters:
+                if ref not in found:
+                    found.append(ref)
+                return
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(obj)
+    return found
+
+
+def _substitute(obj: Any, values: dict[str, str]) -> Any:
+    """``obj`` with ``{"Ref": P}`` replaced by ``values[P]``."""
+    if not values:
+        return obj
+    if isinstance(obj, dict):
+        ref = obj.get("Ref") if len(obj) == 1 else None
+        if isinstance(ref, str) and ref in values:
+            return values[ref]
+        return {k: _substitute(v, values) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_substitute(v, values) for v in obj]
+    return obj

@@ -74,3 +74,10 @@ def image_types(m: mdl.Model, cr: dict[str, Any]) -> list[tuple[int, list[str]]]
             values = [] if mdl.is_unknown(v) else [v]
         out.append((i, values))
     return out
+
+
+def literal_type(m: mdl.Model, logical_id: str) -> bool:
+    """ComputeResources.Type is written as a literal (not a parameter or Fn::If)."""
+    props = m.resources.get(logical_id, {}).get("Properties")
+    cr = props.get("ComputeResources") if isinstance(props, dict) else None
+    return isinstance(cr, dict) and isinstance(cr.get("Type"), str)

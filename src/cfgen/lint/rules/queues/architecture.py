@@ -22,16 +22,17 @@ class MixedArchitectureInQueue(base.BatchRule):
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jq in m.all_variants(mdl.BATCH_JQ):
-            seen: dict[str, str] = {}
-            for _, _, ces in m.queue_ces(jq):
-                for ce in ces:
+            for members in m.queue_members(jq):
+                seen: dict[str, str] = {}
+                for _, ce in members:
                     cr = ce.props.get("ComputeResources")
                     if isinstance(cr, dict):
                         for arch in mdl.ce_architectures(m, cr):
                             seen.setdefault(arch, ce.logical_id)
-            if len(seen) > 1:
-                out.add(
-                    mdl.res_path(jq.logical_id, "ComputeEnvironmentOrder"),
-                    f"Queue mixes arm64 ({seen['arm64']}) and x86_64 ({seen['x86_64']}) "
-                    "compute environments",
-                )
+                if len(seen) > 1:
+                    out.add(
+                        mdl.res_path(jq.logical_id, "ComputeEnvironmentOrder"),
+                        f"Queue mixes arm64 ({seen['arm64']}) and x86_64 ({seen['x86_64']}) "
+                        "compute environments",
+                        jq,
+                    )

@@ -62,16 +62,18 @@ class MixedPlatformQueue(base.BatchRule):
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jq in m.all_variants(mdl.BATCH_JQ):
-            kinds: dict[str, str] = {}
-            for _, _, ces in m.queue_ces(jq):
-                for ce in ces:
+            for members in m.queue_members(jq):
+                kinds: dict[str, mdl.Variant] = {}
+                for _, ce in members:
                     t = m.ce_type(ce)
                     if t in mdl.EC2_TYPES:
-                        kinds.setdefault("EC2", ce.logical_id)
+                        kinds.setdefault("EC2", ce)
                     elif t in mdl.FARGATE_TYPES:
-                        kinds.setdefault("FARGATE", ce.logical_id)
-            if len(kinds) > 1:
-                out.add(
-                    mdl.res_path(jq.logical_id, "ComputeEnvironmentOrder"),
-                    f"Queue mixes EC2/SPOT ({kinds['EC2']}) with FARGATE ({kinds['FARGATE']})",
-                )
+                        kinds.setdefault("FARGATE", ce)
+                if len(kinds) > 1:
+                    out.add(
+                        mdl.res_path(jq.logical_id, "ComputeEnvironmentOrder"),
+                        f"Queue mixes EC2/SPOT ({kinds['EC2'].logical_id}) with FARGATE "
+                        f"({kinds['FARGATE'].logical_id})",
+                        jq,
+                    )
