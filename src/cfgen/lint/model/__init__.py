@@ -16,12 +16,13 @@ from cfgen.lint.model.instances import (
     known_families,
     known_instance_types,
 )
-from cfgen.lint.model.retry import is_catch_all_exit, retries_spot_reclaim
+from cfgen.lint.model.retry import is_catch_all_exit, retries_spot_reclaim, rule_matches
 from cfgen.lint.model.template import (
     BATCH_CE,
     BATCH_JD,
     BATCH_JQ,
     EC2_TYPES,
+    FARGATE_SPOT_STATUS_REASON,
     FARGATE_TYPES,
     SPOT_RECLAIM_STATUS_REASON,
     SPOT_STRATEGIES,
@@ -39,6 +40,7 @@ __all__ = [
     "BATCH_JD",
     "BATCH_JQ",
     "EC2_TYPES",
+    "FARGATE_SPOT_STATUS_REASON",
     "FARGATE_TYPES",
     "SPOT_RECLAIM_STATUS_REASON",
     "SPOT_STRATEGIES",
@@ -62,6 +64,7 @@ __all__ = [
     "model",
     "res_path",
     "retries_spot_reclaim",
+    "rule_matches",
     "scalar",
     "service_principal",
     "statements",

@@ -9,8 +9,10 @@ from cfgen.lint.model.template import SPOT_RECLAIM_STATUS_REASON, Model
 from cfgen.lint.model.values import UNKNOWN, is_unknown
 
 
-def retries_spot_reclaim(m: Model, retry: Any) -> bool | Any:
-    """Would a Spot reclaim of the host be retried by this RetryStrategy?"""
+def retries_spot_reclaim(
+    m: Model, retry: Any, status_reason: str = SPOT_RECLAIM_STATUS_REASON
+) -> bool | Any:
+    """Would a failure with ``status_reason`` (a Spot reclaim) be retried by this RetryStrategy?"""
     if not isinstance(retry, dict):
         return False
     attempts = m.number(retry.get("Attempts", 1))
@@ -24,7 +26,7 @@ def retries_spot_reclaim(m: Model, retry: Any) -> bool | Any:
     for rule in rules:
         if not isinstance(rule, dict):
             return UNKNOWN
-        verdict = _rule_matches_reclaim(m, rule)
+        verdict = rule_matches(m, rule, status_reason, "", None)
         if is_unknown(verdict):
             return UNKNOWN
         if verdict:
@@ -35,11 +37,14 @@ def retries_spot_reclaim(m: Model, retry: Any) -> bool | Any:
     return True  # no rule matched: Batch retries
 
 
-def _rule_matches_reclaim(m: Model, rule: dict[str, Any]) -> bool | Any:
+def rule_matches(
+    m: Model, rule: dict[str, Any], status_reason: str, reason: str, exit_code: str | None
+) -> bool | Any:
+    """Does one EvaluateOnExit entry match a failure (exit_code None: no container exit)?"""
     for key, sample in (
-        ("OnStatusReason", SPOT_RECLAIM_STATUS_REASON),
-        ("OnReason", ""),
-        ("OnExitCode", None),
+        ("OnStatusReason", status_reason),
+        ("OnReason", reason),
+        ("OnExitCode", exit_code),
     ):
         if key not in rule:
             continue

@@ -36,6 +36,9 @@ EC2_TYPES = frozenset({"EC2", "SPOT"})
 FARGATE_TYPES = frozenset({"FARGATE", "FARGATE_SPOT"})
 # What Batch writes into statusReason when the host goes away (Spot reclaim).
 SPOT_RECLAIM_STATUS_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."
+# What ECS (and so Batch) reports when Fargate Spot reclaims a task:
+# https://repost.aws/knowledge-center/fargate-spot-termination-notice
+FARGATE_SPOT_STATUS_REASON = "Your Spot Task was interrupted."
 
 
 @dataclass(frozen=True)
@@ -178,9 +181,14 @@ class Model:
         return out
 
     def _allowed(self, param: str) -> list[str]:
-        """A parameter's scalar AllowedValues as text ([] when there are none or too many)."""
+        """A String parameter's AllowedValues ([] when there are none or too many).
+
+        Number parameters stay at their Default: their AllowedValues are sizes, and
+        trying each would pair independent sizes (MinvCpus 16 with DesiredvCpus 8)
+        that no deployer picks.
+        """
         spec = self.parameters.get(param)
-        if not isinstance(spec, dict) or "List" in str(spec.get("Type", "")):
+        if not isinstance(spec, dict) or str(spec.get("Type", "String")) != "String":
             return []
         allowed = spec.get("AllowedValues")
         if not isinstance(allowed, list) or not 1 < len(allowed) <= MAX_ALLOWED_VALUES:

@@ -90,3 +90,14 @@ def has_exec_permissions(m: mdl.Model, role_id: str) -> str | None:
                 if mdl.action_allows(st.get("Action"), action):
                     return action
     return None
+
+
+def requirement_types(m: mdl.Model, container: dict[str, Any]) -> set[str]:
+    """The Type of each ResourceRequirements entry (VCPU, MEMORY, GPU); UNKNOWN ones left out."""
+    out = set()
+    for req in mdl.as_list(container.get("ResourceRequirements")):
+        if isinstance(req, dict):
+            kind = m.text(req.get("Type"))
+            if isinstance(kind, str):
+                out.add(kind.upper())
+    return out

@@ -100,3 +100,29 @@ def get(obj: Any, path: tuple[str, ...]) -> Any:
             return None
         obj = obj[key]
     return obj
+
+
+#: Create-only properties that pick the kind of resource: written as a literal,
+#: nothing short of a redesign changes them, so W9580 does not count them.
+FIXED_KINDS = (("Type",), ("JobQueueType",))
+
+_SLR_NAME = "aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
+
+
+def is_batch_slr(m: mdl.Model, value: Any) -> bool:
+    """ServiceRole names Batch's service-linked role (ARN, path or Fn::Sub of it)."""
+    text = m.text(value)
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        text = sub if isinstance(sub, str) else sub[0] if isinstance(sub, list) and sub else ""
+    return isinstance(text, str) and text.endswith(_SLR_NAME)
+
+
+def launch_template_users(m: mdl.Model) -> dict[str, tuple[mdl.Variant, list[str]]]:
+    """Launch template logical ID -> (a variant of it, the CEs using it), once per template."""
+    found: dict[str, tuple[mdl.Variant, list[str]]] = {}
+    for lt, ce in ce_launch_templates(m):
+        entry = found.setdefault(f"{lt.logical_id}\0{id(lt)}", (lt, []))
+        if ce not in entry[1]:
+            entry[1].append(ce)
+    return found

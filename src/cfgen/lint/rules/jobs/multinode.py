@@ -22,7 +22,7 @@ class MultinodeOnSpotOnly(base.BatchRule):
     tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        types = sup.queue_ce_types(m)
+        types = sup.queue_ce_types(m) - mdl.FARGATE_TYPES  # multi-node runs on EC2 only
         if types != {"SPOT"}:
             return
         for jd in m.all_variants(mdl.BATCH_JD):
@@ -30,5 +30,5 @@ class MultinodeOnSpotOnly(base.BatchRule):
                 out.add(
                     mdl.res_path(jd.logical_id, "Type"),
                     "Multi-node job definition, but every job queue reaches only SPOT "
-                    "compute environments",
+                    "(or Fargate) compute environments",
                 )

@@ -21,19 +21,22 @@ class DeprecatedVcpusMemory(base.BatchRule):
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jd in m.all_variants(mdl.BATCH_JD):
             for where, c in sup.containers(jd):
-                for prop in ("Vcpus", "Memory"):
-                    if prop in c:
-                        out.add(
-                            mdl.res_path(jd.logical_id, *where, prop),
-                            f"{prop} is deprecated; use ResourceRequirements",
-                        )
+                legacy = [p for p in ("Vcpus", "Memory") if p in c]
+                if legacy:
+                    out.add(
+                        mdl.res_path(jd.logical_id, *where, legacy[0]),
+                        f"{' and '.join(legacy)} {'is' if len(legacy) == 1 else 'are'} "
+                        "deprecated; use ResourceRequirements",
+                    )
 
 
 class VcpusMemoryWithRequirements(base.BatchRule):
     id = "E9531"
     shortdesc = "Vcpus/Memory together with ResourceRequirements"
     description = (
-        "A container sets Vcpus/Memory and ResourceRequirements at once; Batch rejects it."
+        "A container sets Vcpus/Memory and a VCPU/MEMORY ResourceRequirements entry at "
+        "once; Batch rejects it. A GPU-only ResourceRequirements next to Vcpus/Memory "
+        "is accepted and not reported."
     )
     source_url = sup.CONTAINER_API
     tags: ClassVar[list[str]] = ["resources", "batch"]
@@ -42,10 +45,13 @@ class VcpusMemoryWithRequirements(base.BatchRule):
         for jd in m.all_variants(mdl.BATCH_JD):
             for where, c in sup.containers(jd):
                 legacy = [p for p in ("Vcpus", "Memory") if p in c]
-                if legacy and c.get("ResourceRequirements"):
+                kinds = sup.requirement_types(m, c)
+                clash = sorted(kinds & {"VCPU", "MEMORY"})
+                if legacy and clash:
                     out.add(
                         mdl.res_path(jd.logical_id, *where, "ResourceRequirements"),
-                        f"ResourceRequirements together with {' and '.join(legacy)}",
+                        f"ResourceRequirements {' and '.join(clash)} together with "
+                        f"{' and '.join(legacy)}",
                     )
 
 

@@ -69,22 +69,36 @@ class SpotReclaimNotRetried(base.BatchRule):
     description = (
         "When the template's queues reach a SPOT compute environment, EC2 job "
         "definitions should RETRY when OnStatusReason matches 'Host EC2*' (the host "
-        "was reclaimed), with Attempts > 1."
+        "was reclaimed); when they reach FARGATE_SPOT, Fargate job definitions should "
+        "RETRY on 'Your Spot Task was interrupted*'. Both need Attempts > 1."
     )
     source_url = sup.RETRIES
     tags: ClassVar[list[str]] = ["resources", "batch", "spot"]
 
+    _CASES = (
+        ("SPOT", "EC2", mdl.SPOT_RECLAIM_STATUS_REASON, "Host EC2*"),
+        (
+            "FARGATE_SPOT",
+            "FARGATE",
+            mdl.FARGATE_SPOT_STATUS_REASON,
+            "Your Spot Task was interrupted*",
+        ),
+    )
+
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        if "SPOT" not in sup.queue_ce_types(m):
-            return
-        for jd in m.all_variants(mdl.BATCH_JD):
-            if "EC2" not in sup.platforms(m, jd):
+        reached = sup.queue_ce_types(m)
+        for ce_type, platform, reason, pattern in self._CASES:
+            if ce_type not in reached:
                 continue
-            retry = jd.props.get("RetryStrategy")
-            if mdl.retries_spot_reclaim(m, retry) is False:
-                where = ("RetryStrategy",) if isinstance(retry, dict) else ()
-                out.add(
-                    mdl.res_path(jd.logical_id, *where),
-                    "Spot reclaims are not retried: add EvaluateOnExit "
-                    "{OnStatusReason: 'Host EC2*', Action: RETRY} and Attempts > 1",
-                )
+            for jd in m.all_variants(mdl.BATCH_JD):
+                if platform not in sup.platforms(m, jd):
+                    continue
+                retry = jd.props.get("RetryStrategy")
+                if mdl.retries_spot_reclaim(m, retry, reason) is False:
+                    where = ("RetryStrategy",) if isinstance(retry, dict) else ()
+                    out.add(
+                        mdl.res_path(jd.logical_id, *where),
+                        f"{ce_type} reclaims are not retried: add EvaluateOnExit "
+                        f"{{OnStatusReason: '{pattern}', Action: RETRY}} and Attempts > 1",
+                        jd,
+                    )

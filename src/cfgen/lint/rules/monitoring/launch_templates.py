@@ -22,7 +22,8 @@ class LaunchTemplateImds(base.BatchRule):
     tags: ClassVar[list[str]] = ["resources", "batch", "security"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for lt, ce in sup.ce_launch_templates(m):
+        for lt, users in sup.launch_template_users(m).values():
+            ce = ", ".join(sorted(users))
             data = lt.props.get("LaunchTemplateData")
             if not isinstance(data, dict):
                 continue
@@ -47,7 +48,8 @@ class LaunchTemplateEncryption(base.BatchRule):
     tags: ClassVar[list[str]] = ["resources", "batch", "security"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for lt, ce in sup.ce_launch_templates(m):
+        for lt, users in sup.launch_template_users(m).values():
+            ce = ", ".join(sorted(users))
             data = lt.props.get("LaunchTemplateData")
             if not isinstance(data, dict):
                 continue

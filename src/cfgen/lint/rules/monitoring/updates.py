@@ -18,7 +18,8 @@ class CustomNameWithReplacement(base.BatchRule):
         "CloudFormation replaces a resource by creating the new one first; with a custom "
         "ComputeEnvironmentName/JobQueueName the new name collides and the update fails. "
         "Reported when a named resource sets create-only properties (from cfn-lint's "
-        "resource schema) that an update could change."
+        "resource schema) that an update could change; a Type or JobQueueType written "
+        "as a literal is not counted (nothing changes it short of a redesign)."
     )
     source_url = sup.UPDATES
     tags: ClassVar[list[str]] = ["resources", "batch", "updates"]
@@ -31,7 +32,13 @@ class CustomNameWithReplacement(base.BatchRule):
             for v in m.all_variants(rtype):
                 if v.props.get(name_prop) in (None, "") or m.resolve(v.props[name_prop]) == "":
                     continue
-                hit = [".".join(p) for p in others if sup.get(v.props, p) is not None]
+                written = m.resources[v.logical_id].get("Properties", {})
+                hit = [
+                    ".".join(p)
+                    for p in others
+                    if sup.get(v.props, p) is not None
+                    and not (p in sup.FIXED_KINDS and isinstance(sup.get(written, p), str))
+                ]
                 if hit:
                     out.add(
                         mdl.res_path(v.logical_id, name_prop),
@@ -46,7 +53,8 @@ class CustomServiceRole(base.BatchRule):
     description = (
         "Without ServiceRole Batch uses its service-linked role, which in-place "
         "infrastructure updates (instance types, subnets, launch template) require; "
-        "a custom role turns those updates into replacements."
+        "a custom role turns those updates into replacements. Not reported on UNMANAGED "
+        "environments or when ServiceRole is the AWSServiceRoleForBatch role itself."
     )
     source_url = sup.SLR
     tags: ClassVar[list[str]] = ["resources", "batch", "iam", "updates"]
@@ -56,8 +64,13 @@ class CustomServiceRole(base.BatchRule):
             raw = ce.props.get("ServiceRole")
             if raw is None or m.resolve(raw) == "":
                 continue
+            if str(m.text(ce.props.get("Type", ""))).upper() == "UNMANAGED":
+                continue
+            if sup.is_batch_slr(m, raw):
+                continue
             out.add(
                 mdl.res_path(ce.logical_id, "ServiceRole"),
                 "Custom ServiceRole blocks in-place infrastructure updates; omit it to "
                 "use the Batch service-linked role",
+                ce,
             )
