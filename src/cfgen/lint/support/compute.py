@@ -81,3 +81,26 @@ def literal_type(m: mdl.Model, logical_id: str) -> bool:
     props = m.resources.get(logical_id, {}).get("Properties")
     cr = props.get("ComputeResources") if isinstance(props, dict) else None
     return isinstance(cr, dict) and isinstance(cr.get("Type"), str)
+
+
+AMIS = "https://docs.aws.amazon.com/batch/latest/userguide/compute_resource_AMIs.html"
+
+
+def pinned_ami(m: mdl.Model, ce: mdl.Variant, cr: dict[str, Any]) -> bool:
+    """An AMI is set (ImageId, ImageIdOverride, or a launch template's ImageId), or may be."""
+    if cr.get("ImageId") is not None:
+        return True
+    for conf in mdl.as_list(cr.get("Ec2Configuration")):
+        if isinstance(conf, dict) and conf.get("ImageIdOverride") is not None:
+            return True
+    lt = cr.get("LaunchTemplate")
+    if not isinstance(lt, dict):
+        return False
+    ref = lt.get("LaunchTemplateId", lt.get("LaunchTemplateName"))
+    if m.target(ref) is None:
+        return True  # a launch template outside this template may set one
+    for v in m.linked_variants(ref, ce.scenario):
+        data = v.props.get("LaunchTemplateData")
+        if not isinstance(data, dict) or data.get("ImageId") is not None:
+            return True
+    return False

@@ -237,3 +237,53 @@ def policy_admits(m: mdl.Model, topic: str, alarm: mdl.Variant) -> bool:
         ):
             return False
     return True
+
+
+#: SAM function event types that create an EventBridge rule
+#: (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-eventbridgerule.html).
+SAM_RULE_EVENTS = frozenset({"EventBridgeRule", "CloudWatchEvent"})
+
+
+def batch_patterns(
+    m: mdl.Model,
+) -> list[tuple[tuple[str | int, ...], dict[str, Any], list[tuple[tuple[str | int, ...], Any]]]]:
+    """(pattern path, pattern, [(transformer path, InputTransformer)]) of every rule on
+    'Batch Job State Change' events: AWS::Events::Rule resources, and the
+    EventBridgeRule / CloudWatchEvent events of AWS::Serverless::Function resources
+    (cfn-lint does not expand SAM, so they are read as written)."""
+    out: list[
+        tuple[tuple[str | int, ...], dict[str, Any], list[tuple[tuple[str | int, ...], Any]]]
+    ] = []
+    for rule in m.all_variants("AWS::Events::Rule"):
+        found = pattern(m, rule)
+        if found is None or not is_job_state_change(found):
+            continue
+        targets = [
+            (
+                mdl.res_path(rule.logical_id, "Targets", i, "InputTransformer"),
+                t.get("InputTransformer"),
+            )
+            for i, t in enumerate(mdl.as_list(rule.props.get("Targets")))
+            if isinstance(t, dict)
+        ]
+        out.append((mdl.res_path(rule.logical_id, "EventPattern"), found, targets))
+    for fn in m.all_variants("AWS::Serverless::Function"):
+        events = fn.props.get("Events")
+        for name, event in events.items() if isinstance(events, dict) else []:
+            if not isinstance(event, dict) or event.get("Type") not in SAM_RULE_EVENTS:
+                continue
+            props = event.get("Properties")
+            if not isinstance(props, dict):
+                continue
+            found = props.get("Pattern")
+            if not isinstance(found, dict) or not is_job_state_change(found):
+                continue
+            base = ("Events", name, "Properties")
+            targets = [
+                (
+                    mdl.res_path(fn.logical_id, *base, "InputTransformer"),
+                    props.get("InputTransformer"),
+                )
+            ]
+            out.append((mdl.res_path(fn.logical_id, *base, "Pattern"), found, targets))
+    return out

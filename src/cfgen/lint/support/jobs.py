@@ -101,3 +101,33 @@ def requirement_types(m: mdl.Model, container: dict[str, Any]) -> set[str]:
             if isinstance(kind, str):
                 out.add(kind.upper())
     return out
+
+
+# What Batch reports when a container cannot start: statusReason "Task failed to
+# start", the error class in the container's reason, no exit code
+# (https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html retries
+# onStatusReason "Task failed to start"; the classes are in
+# https://docs.aws.amazon.com/batch/latest/userguide/troubleshooting.html).
+START_FAILURE_STATUS_REASON = "Task failed to start"
+START_FAILURE_ERRORS = (
+    "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+    "DockerTimeoutError: Could not transition to created; timed out after waiting 4m0s",
+    "ResourceInitializationError: unable to pull secrets or registry auth",
+)
+
+
+def first_match(m: mdl.Model, entries: list[Any], status_reason: str, reason: str) -> int | None:
+    """Index of the first EvaluateOnExit entry matching a failure without exit code.
+
+    None when no entry matches (Batch then retries) or when an entry before the
+    match cannot be decided.
+    """
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            return None
+        verdict = mdl.rule_matches(m, entry, status_reason, reason, None)
+        if mdl.is_unknown(verdict):
+            return None
+        if verdict:
+            return i
+    return None

@@ -62,3 +62,4 @@ class Al2023WithA1(base.BatchRule):
                         ),
                         f"ImageType ECS_AL2023 does not support A1 instances ({', '.join(a1)})",
                     )
+

@@ -16,20 +16,18 @@ class JobStatusField(base.BatchRule):
     shortdesc = "Batch event pattern filters detail.jobStatus"
     description = (
         "'Batch Job State Change' events carry the job state in detail.status; a "
-        "pattern on detail.jobStatus never matches."
+        "pattern on detail.jobStatus never matches. SAM functions' EventBridgeRule/"
+        "CloudWatchEvent events are checked as written."
     )
     source_url = sup.EVENTS
     tags: ClassVar[list[str]] = ["resources", "events", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for rule in m.all_variants("AWS::Events::Rule"):
-            pattern = sup.pattern(m, rule)
-            if pattern is None or not sup.is_job_state_change(pattern):
-                continue
+        for where, pattern, _ in sup.batch_patterns(m):
             detail = pattern.get("detail")
             if isinstance(detail, dict) and "jobStatus" in detail:
                 out.add(
-                    mdl.res_path(rule.logical_id, "EventPattern", "detail", "jobStatus"),
+                    (*where, "detail", "jobStatus"),
                     "Filter on detail.status; Batch events have no detail.jobStatus",
                 )
 
@@ -40,33 +38,21 @@ class InputPathMissing(base.BatchRule):
     description = (
         "InputTransformer paths of a 'Batch Job State Change' rule must exist in the "
         "event (envelope fields, or detail fields of Batch's JobDetail); a missing path "
-        "renders as an empty value."
+        "renders as an empty value. SAM functions' EventBridgeRule/CloudWatchEvent "
+        "events are checked as written."
     )
     source_url = sup.EVENTS
     tags: ClassVar[list[str]] = ["resources", "events", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for rule in m.all_variants("AWS::Events::Rule"):
-            pattern = sup.pattern(m, rule)
-            if pattern is None or not sup.is_job_state_change(pattern):
-                continue
-            for i, target in enumerate(mdl.as_list(rule.props.get("Targets"))):
-                if not isinstance(target, dict):
-                    continue
-                xf = target.get("InputTransformer")
+        for _, _, targets in sup.batch_patterns(m):
+            for where, xf in targets:
                 paths = xf.get("InputPathsMap") if isinstance(xf, dict) else None
                 if not isinstance(paths, dict):
                     continue
                 for name, p in paths.items():
                     if isinstance(p, str) and sup.path_exists(p) is False:
                         out.add(
-                            mdl.res_path(
-                                rule.logical_id,
-                                "Targets",
-                                i,
-                                "InputTransformer",
-                                "InputPathsMap",
-                                name,
-                            ),
+                            (*where, "InputPathsMap", name),
                             f"Path {p} does not exist in a Batch Job State Change event",
                         )

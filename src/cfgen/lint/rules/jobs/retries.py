@@ -102,3 +102,4 @@ class SpotReclaimNotRetried(base.BatchRule):
                         f"{{OnStatusReason: '{pattern}', Action: RETRY}} and Attempts > 1",
                         jd,
                     )
+
