@@ -107,7 +107,7 @@ def requirement_types(m: mdl.Model, container: dict[str, Any]) -> set[str]:
 # start", the error class in the container's reason, no exit code
 # (https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html retries
 # onStatusReason "Task failed to start"; the classes are in
-# https://docs.aws.amazon.com/batch/latest/userguide/troubleshooting.html).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html).
 START_FAILURE_STATUS_REASON = "Task failed to start"
 START_FAILURE_ERRORS = (
     "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
@@ -131,3 +131,23 @@ def first_match(m: mdl.Model, entries: list[Any], status_reason: str, reason: st
         if verdict:
             return i
     return None
+
+
+def retry_strategies(m: mdl.Model) -> Iterator[tuple[mdl.Variant, dict[str, Any]]]:
+    """(job definition variant, its RetryStrategy) where one is set."""
+    for jd in m.all_variants(mdl.BATCH_JD):
+        retry = jd.props.get("RetryStrategy")
+        if isinstance(retry, dict):
+            yield jd, retry
+
+
+def retried_as_cfn_example(m: mdl.Model, entries: list[Any]) -> bool:
+    """The entries RETRY 'Task failed to start' when it comes as the reason.
+
+    CloudFormation's RetryStrategy example matches it with OnReason (the Batch
+    guide with onStatusReason); a template following either is not reported.
+    """
+    index = first_match(m, entries, START_FAILURE_STATUS_REASON, START_FAILURE_STATUS_REASON)
+    if index is None:
+        return False
+    return str(m.text(entries[index].get("Action"))).upper() == "RETRY"

@@ -126,3 +126,11 @@ def launch_template_users(m: mdl.Model) -> dict[str, tuple[mdl.Variant, list[str
         if ce not in entry[1]:
             entry[1].append(ce)
     return found
+
+
+def launch_template_data(m: mdl.Model) -> Iterator[tuple[mdl.Variant, dict[str, Any], str]]:
+    """(launch template variant, its LaunchTemplateData, the CEs using it) once per template."""
+    for lt, users in launch_template_users(m).values():
+        data = lt.props.get("LaunchTemplateData")
+        if isinstance(data, dict):
+            yield lt, data, ", ".join(sorted(users))

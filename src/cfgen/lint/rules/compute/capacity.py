@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from cfgen.lint import base
 from cfgen.lint import model as mdl
 from cfgen.lint.support import compute as sup
@@ -18,7 +16,6 @@ class VcpuOrdering(base.BatchRule):
         "MinvCpus must not exceed DesiredvCpus, and DesiredvCpus must not exceed MaxvCpus."
     )
     source_url = sup.API_CR
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for ce, cr, _ in sup.managed(m):
@@ -43,7 +40,6 @@ class DesiredvCpusSet(base.BatchRule):
         "update that lowers it below the current value fails."
     )
     source_url = sup.API_CR
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for ce, cr, _ in sup.managed(m):

@@ -63,3 +63,32 @@ class Al2023WithA1(base.BatchRule):
                         f"ImageType ECS_AL2023 does not support A1 instances ({', '.join(a1)})",
                     )
 
+
+class ImageNeverUpdates(base.BatchRule):
+    id = "W9516"
+    shortdesc = "EC2/SPOT compute environment without UpdateToLatestImageVersion: true"
+    description = (
+        "Batch does not upgrade the AMI of a compute environment after creating it; only "
+        "with UpdateToLatestImageVersion: true (default false) does an infrastructure "
+        "update move it to the latest Batch-supported ECS AMI. Without it the instances "
+        "run the creation-day AMI, without OS and agent patches, for the life of the "
+        "stack. Not reported when an AMI is pinned (ImageId, ImageIdOverride or a launch "
+        "template ImageId), where the setting is ignored."
+    )
+    source_url = sup.AMIS
+    tags: ClassVar[list[str]] = ["resources", "batch", "ami", "updates"]
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for ce, cr, ctype in sup.managed(m):
+            if ctype not in mdl.EC2_TYPES or sup.pinned_ami(m, ce, cr):
+                continue
+            flag = m.resolve(cr.get("UpdateToLatestImageVersion", False))
+            if mdl.is_unknown(flag) or flag is True or str(flag).lower() == "true":
+                continue
+            where = ("UpdateToLatestImageVersion",) if "UpdateToLatestImageVersion" in cr else ()
+            out.add(
+                mdl.res_path(ce.logical_id, "ComputeResources", *where),
+                "UpdateToLatestImageVersion is not true: the AMI never updates after "
+                "creation; set it to true",
+                ce,
+            )

@@ -16,7 +16,6 @@ class DeprecatedVcpusMemory(base.BatchRule):
     shortdesc = "Deprecated Vcpus/Memory in container properties"
     description = "Vcpus and Memory are deprecated; use ResourceRequirements (VCPU, MEMORY)."
     source_url = sup.CONTAINER_API
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jd in m.all_variants(mdl.BATCH_JD):
@@ -39,7 +38,6 @@ class VcpusMemoryWithRequirements(base.BatchRule):
         "is accepted and not reported."
     )
     source_url = sup.CONTAINER_API
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jd in m.all_variants(mdl.BATCH_JD):

@@ -18,13 +18,9 @@ class RetryStrategyLimits(base.BatchRule):
         "RetryStrategy.Attempts must be 1-10 and EvaluateOnExit may hold at most 5 entries."
     )
     source_url = sup.RETRY_API
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for jd in m.all_variants(mdl.BATCH_JD):
-            retry = jd.props.get("RetryStrategy")
-            if not isinstance(retry, dict):
-                continue
+        for jd, retry in sup.retry_strategies(m):
             if "Attempts" in retry:
                 n = m.number(retry["Attempts"])
                 if not mdl.is_unknown(n) and not 1 <= n <= 10:
@@ -48,13 +44,9 @@ class RetryCatchAll(base.BatchRule):
         "entry matches are retried, so permanent errors burn every attempt."
     )
     source_url = sup.RETRIES
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for jd in m.all_variants(mdl.BATCH_JD):
-            retry = jd.props.get("RetryStrategy")
-            if not isinstance(retry, dict):
-                continue
+        for jd, retry in sup.retry_strategies(m):
             rules = retry.get("EvaluateOnExit")
             if isinstance(rules, list) and rules and not mdl.is_catch_all_exit(m, rules[-1]):
                 out.add(
@@ -103,3 +95,41 @@ class SpotReclaimNotRetried(base.BatchRule):
                         jd,
                     )
 
+
+class StartFailureNotRetried(base.BatchRule):
+    id = "W9539"
+    shortdesc = "Retry strategy ends transient start failures"
+    description = (
+        "A container that cannot start (image pull throttled or timed out, ENI or "
+        "secrets not ready) fails with statusReason 'Task failed to start' and the error "
+        "class (CannotPullContainerError, DockerTimeoutError, ResourceInitializationError) "
+        "in the container reason, without an exit code. An EvaluateOnExit whose first "
+        "matching entry for such a failure is EXIT (typically the catch-all) ends the job "
+        "on a transient fault; add {OnStatusReason: 'Task failed to start*', Action: "
+        "RETRY} before it, as AWS's retry example does."
+    )
+    source_url = sup.RETRIES
+
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
+        for jd, retry in sup.retry_strategies(m):
+            attempts = m.number(retry.get("Attempts", 1))
+            entries = retry.get("EvaluateOnExit")
+            if mdl.is_unknown(attempts) or attempts <= 1 or not isinstance(entries, list):
+                continue
+            if sup.retried_as_cfn_example(m, entries):
+                continue
+            ended: dict[int, list[str]] = {}
+            for error in sup.START_FAILURE_ERRORS:
+                index = sup.first_match(m, entries, sup.START_FAILURE_STATUS_REASON, error)
+                if (
+                    index is not None
+                    and str(m.text(entries[index].get("Action"))).upper() == "EXIT"
+                ):
+                    ended.setdefault(index, []).append(error.split(":", 1)[0])
+            for index, errors in ended.items():
+                out.add(
+                    mdl.res_path(jd.logical_id, "RetryStrategy", "EvaluateOnExit", index),
+                    f"Task failed to start ({', '.join(errors)}) ends the job here: add "
+                    "{OnStatusReason: 'Task failed to start*', Action: RETRY} before it",
+                    jd,
+                )

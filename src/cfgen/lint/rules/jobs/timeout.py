@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from cfgen.lint import base
 from cfgen.lint import model as mdl
 from cfgen.lint.support import jobs as sup
@@ -16,7 +14,6 @@ class TimeoutTooShort(base.BatchRule):
     shortdesc = "Job timeout below 60 seconds"
     description = "Timeout.AttemptDurationSeconds must be at least 60."
     source_url = sup.TIMEOUT_API
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jd in m.all_variants(mdl.BATCH_JD):

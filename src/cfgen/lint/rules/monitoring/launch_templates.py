@@ -22,11 +22,7 @@ class LaunchTemplateImds(base.BatchRule):
     tags: ClassVar[list[str]] = ["resources", "batch", "security"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for lt, users in sup.launch_template_users(m).values():
-            ce = ", ".join(sorted(users))
-            data = lt.props.get("LaunchTemplateData")
-            if not isinstance(data, dict):
-                continue
+        for lt, data, ce in sup.launch_template_data(m):
             opts = data.get("MetadataOptions")
             tokens = m.text(opts.get("HttpTokens")) if isinstance(opts, dict) else None
             if mdl.is_unknown(tokens) or tokens == "required":
@@ -48,11 +44,7 @@ class LaunchTemplateEncryption(base.BatchRule):
     tags: ClassVar[list[str]] = ["resources", "batch", "security"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
-        for lt, users in sup.launch_template_users(m).values():
-            ce = ", ".join(sorted(users))
-            data = lt.props.get("LaunchTemplateData")
-            if not isinstance(data, dict):
-                continue
+        for lt, data, ce in sup.launch_template_data(m):
             for i, bdm in enumerate(mdl.as_list(data.get("BlockDeviceMappings"))):
                 ebs = bdm.get("Ebs") if isinstance(bdm, dict) else None
                 if not isinstance(ebs, dict):

@@ -16,7 +16,6 @@ class TooManyComputeEnvironments(base.BatchRule):
     shortdesc = "Job queue with more than 3 compute environments"
     description = "A job queue can be associated with at most three compute environments."
     source_url = sup.JQ_API
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jq in m.all_variants(mdl.BATCH_JQ):
@@ -33,7 +32,6 @@ class DuplicateOrder(base.BatchRule):
     shortdesc = "Duplicate Order in ComputeEnvironmentOrder"
     description = "Each compute environment of a queue needs a distinct Order."
     source_url = sup.ORDER_API
-    tags: ClassVar[list[str]] = ["resources", "batch"]
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jq in m.all_variants(mdl.BATCH_JQ):
