@@ -21,6 +21,7 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/instance_IAM_role.ht
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from awacs import batch, ec2, ecr, ecs, logs, s3
 from awacs.aws import (
@@ -65,6 +66,8 @@ ECS_AGENT_CONTAINER_INSTANCE = (
     ecs.StartTelemetrySession,
     ecs.UpdateContainerInstancesState,
 )
+#: The agent may tag what it creates, and only then.
+AGENT_CREATE_ACTIONS = ["CreateCluster", "RegisterContainerInstance"]
 #: Image pulls: GetAuthorizationToken has no resource; the layer and manifest
 #: reads take a repository ARN.
 #: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html
@@ -79,6 +82,11 @@ class Roles:
     instance_profile_arn: GetAtt | None
     job_role_arn: GetAtt
     execution_role_arn: GetAtt
+
+
+def _allow(sid: str, actions: list[Any], resources: Any, **extra: Any) -> Statement:
+    """An Allow statement (every statement cfgen writes allows; a denial is the default)."""
+    return Statement(Sid=sid, Effect=Allow, Action=actions, Resource=resources, **extra)
 
 
 def _ecs_arn(resource: str) -> Sub:
@@ -118,27 +126,24 @@ def _pull_and_log(
     """Statements to pull this stack's images (and PullRepositoryArns') and write its logs."""
     return [
         # GetAuthorizationToken has no resource-level scoping.
-        Statement(Sid="EcrLogin", Effect=Allow, Action=[ecr.GetAuthorizationToken], Resource=["*"]),
-        Statement(
-            Sid="PullStackImages",
-            Effect=Allow,
-            Action=list(ECR_PULL_ACTIONS),
-            Resource=[repository_arn],
+        _allow("EcrLogin", [ecr.GetAuthorizationToken], ["*"]),
+        _allow(
+            "PullStackImages",
+            list(ECR_PULL_ACTIONS),
+            [repository_arn],
         ),
         # The repositories of PullRepositoryArns (when it is empty, this repeats
         # the stack's repository: a statement cannot be left out by a condition
         # without tools like cfripper losing the whole policy).
-        Statement(
-            Sid="PullListedImages",
-            Effect=Allow,
-            Action=list(ECR_PULL_ACTIONS),
-            Resource=If(naming.HAS_PULL_REPOSITORIES, pull_repository_arns, [repository_arn]),
+        _allow(
+            "PullListedImages",
+            list(ECR_PULL_ACTIONS),
+            If(naming.HAS_PULL_REPOSITORIES, pull_repository_arns, [repository_arn]),
         ),
-        Statement(
-            Sid="WriteStackLogs",
-            Effect=Allow,
-            Action=list(LOG_WRITE_ACTIONS),
-            Resource=[log_group_arn],
+        _allow(
+            "WriteStackLogs",
+            list(LOG_WRITE_ACTIONS),
+            [log_group_arn],
         ),
     ]
 
@@ -171,51 +176,33 @@ def add_iam(
                         PolicyDocument=PolicyDocument(
                             Version="2012-10-17",
                             Statement=[
-                                Statement(
-                                    Sid="EcsAgentDiscovery",
-                                    Effect=Allow,
-                                    Action=list(ECS_AGENT_UNSCOPED),
-                                    Resource=["*"],
+                                _allow(
+                                    "EcsAgentDiscovery",
+                                    list(ECS_AGENT_UNSCOPED),
+                                    ["*"],
                                 ),
-                                Statement(
-                                    Sid="EcsAgentCluster",
-                                    Effect=Allow,
-                                    Action=list(ECS_AGENT_CLUSTER),
-                                    Resource=[_ecs_arn("cluster/*")],
+                                _allow(
+                                    "EcsAgentCluster",
+                                    list(ECS_AGENT_CLUSTER),
+                                    [_ecs_arn("cluster/*")],
                                 ),
-                                Statement(
-                                    Sid="EcsAgentContainerInstance",
-                                    Effect=Allow,
-                                    Action=list(ECS_AGENT_CONTAINER_INSTANCE),
-                                    Resource=[_ecs_arn("container-instance/*")],
+                                _allow(
+                                    "EcsAgentContainerInstance",
+                                    list(ECS_AGENT_CONTAINER_INSTANCE),
+                                    [_ecs_arn("container-instance/*")],
                                 ),
-                                Statement(
-                                    Sid="EcsAgentReadsTags",
-                                    Effect=Allow,
-                                    Action=[ecs.ListTagsForResource],
-                                    Resource=[
-                                        _ecs_arn("task/*/*"),
-                                        _ecs_arn("container-instance/*/*"),
-                                    ],
+                                _allow(
+                                    "EcsAgentReadsTags",
+                                    [ecs.ListTagsForResource],
+                                    [_ecs_arn("task/*/*"), _ecs_arn("container-instance/*/*")],
                                 ),
                                 # The agent tags the container instance it registers.
-                                Statement(
-                                    Sid="EcsAgentTagsOnCreate",
-                                    Effect=Allow,
-                                    Action=[ecs.TagResource],
-                                    Resource=[
-                                        _ecs_arn("cluster/*"),
-                                        _ecs_arn("container-instance/*"),
-                                    ],
+                                _allow(
+                                    "EcsAgentTagsOnCreate",
+                                    [ecs.TagResource],
+                                    [_ecs_arn("cluster/*"), _ecs_arn("container-instance/*")],
                                     Condition=Condition(
-                                        StringEquals(
-                                            {
-                                                "ecs:CreateAction": [
-                                                    "CreateCluster",
-                                                    "RegisterContainerInstance",
-                                                ]
-                                            }
-                                        )
+                                        StringEquals({"ecs:CreateAction": AGENT_CREATE_ACTIONS})
                                     ),
                                 ),
                                 *pull_and_log,
@@ -250,39 +237,34 @@ def add_iam(
                             # first attempt's checkpoint) answers 404 only to a caller
                             # allowed to list the bucket, 403 AccessDenied otherwise.
                             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
-                            Statement(
-                                Sid="ListDataBucket",
-                                Effect=Allow,
-                                Action=[s3.ListBucket],
-                                Resource=[data_bucket_arn],
+                            _allow(
+                                "ListDataBucket",
+                                [s3.ListBucket],
+                                [data_bucket_arn],
                             ),
-                            Statement(
-                                Sid="Read",
-                                Effect=Allow,
-                                Action=[s3.GetObject],
-                                Resource=objects(contract.READ_PREFIXES),
+                            _allow(
+                                "Read",
+                                [s3.GetObject],
+                                objects(contract.READ_PREFIXES),
                             ),
-                            Statement(
-                                Sid="WriteResults",
-                                Effect=Allow,
-                                Action=[s3.PutObject],
-                                Resource=objects(contract.WRITE_PREFIXES),
+                            _allow(
+                                "WriteResults",
+                                [s3.PutObject],
+                                objects(contract.WRITE_PREFIXES),
                             ),
                             # s3transfer aborts a failed multipart upload.
-                            Statement(
-                                Sid="AbortOwnUploads",
-                                Effect=Allow,
-                                Action=[s3.AbortMultipartUpload],
-                                Resource=objects(contract.MULTIPART_PREFIXES),
+                            _allow(
+                                "AbortOwnUploads",
+                                [s3.AbortMultipartUpload],
+                                objects(contract.MULTIPART_PREFIXES),
                             ),
                             # An array child reads the array's size from its parent
                             # job; DescribeJobs has no resource-level permissions.
                             # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbatch.html
-                            Statement(
-                                Sid="ReadArraySize",
-                                Effect=Allow,
-                                Action=[batch.DescribeJobs],
-                                Resource=["*"],
+                            _allow(
+                                "ReadArraySize",
+                                [batch.DescribeJobs],
+                                ["*"],
                             ),
                         ],
                     ),

@@ -89,8 +89,12 @@ def add_network(t: Template, cfg: Profile, *, params: Params, ec2: bool) -> Netw
         LaunchTemplate(
             naming.LAUNCH_TEMPLATE,
             LaunchTemplateData=LaunchTemplateData(
-                # IMDSv2 only; hop limit 1 keeps containers (one hop further)
-                # from instance credentials: jobs use their job role.
+                # IMDSv2 only (no unauthenticated GETs, e.g. through an SSRF).
+                # The hop limit of 1 does NOT keep job containers out: Batch
+                # runs single-node EC2 jobs in host network mode, so a container
+                # reaches IMDS like the host and can read the instance role's
+                # credentials. That role is kept to the ECS agent's needs (iam.py).
+                # https://docs.aws.amazon.com/batch/latest/userguide/networking-modes.html
                 MetadataOptions=MetadataOptions(
                     HttpEndpoint="enabled",
                     HttpTokens="required",

@@ -85,7 +85,10 @@ def test_profile_deploys_runs_a_job_and_is_destroyed(
     # moto does not record PlatformCapabilities from CloudFormation (the key is
     # absent); the template's value is pinned by tests/test_profiles.py.
     assert definition.get("platformCapabilities", platform) == platform
-    assert definition["retryStrategy"]["evaluateOnExit"][0]["onStatusReason"] == "Host EC2*"
+    reclaim = "Your Spot Task was interrupted*" if platform == ["FARGATE"] else "Host EC2*"
+    rules = definition["retryStrategy"]["evaluateOnExit"]
+    assert rules[0]["onStatusReason"] == reclaim
+    assert rules[1]["onStatusReason"] == "Task failed to start*"
 
     proc = script("submit-job.sh", "--stack-name", stack, "--wait", env=env)
     assert proc.returncode == 0, explain(proc)

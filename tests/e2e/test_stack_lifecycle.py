@@ -355,6 +355,7 @@ def test_deploy_run_update_destroy(
     assert [(r.get("onStatusReason"), r.get("onExitCode"), r.get("onReason"), r["action"].upper())
             for r in rules] == [
         ("Host EC2*", None, None, "RETRY"),
+        ("Task failed to start*", None, None, "RETRY"),
         (None, "75", None, "RETRY"),
         (None, "143", None, "RETRY"),
         (None, None, "*", "EXIT"),
