@@ -179,16 +179,16 @@ def test_unwritable_output_folder_as_any_user(
 def test_write_failure_leaves_no_partial_file(tmp_path: Path) -> None:
     # A write that fails half-way (here: text that cannot be encoded) leaves
     # neither the target nor a temp file behind.
-    from cfgen.cli import UsageError, write_atomic
+    from cfgen.clikit import UsageError, write_output
 
     target = tmp_path / "cf.yaml"
     target.write_text("old\n", encoding="utf-8")
     with pytest.raises(UnicodeEncodeError):
-        write_atomic(target, "ok\n\udcff")
+        write_output(target, "ok\n\udcff")
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["cf.yaml"]
     with pytest.raises(UsageError):
-        write_atomic(tmp_path / "nope" / "x.yaml", "x")
+        write_output(tmp_path / "nope" / "x.yaml", "x")
 
 
 @pytest.mark.parametrize(
