@@ -75,25 +75,32 @@ def test_list(python: str, cfgen_env: dict[str, str]) -> None:
 
 
 def test_closed_pipe_prints_no_traceback(python: str, cfgen_env: dict[str, str]) -> None:
-    # Read one line, then close the pipe while cfgen is still writing.
+    # The pipe is shrunk to one page (F_SETPIPE_SZ), far below the template's
+    # size, and the reader goes away before cfgen writes: cfgen's write fails
+    # with EPIPE. Without the BrokenPipe
+    # handler this is a traceback (issue 13: the old test's output fit into
+    # the pipe buffer, so it could not see that).
+    import fcntl
+
+    f_setpipe_sz = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, f_setpipe_sz, 4096)
+    assert len((BUILD / "cloudformation.yaml").read_bytes()) > 4 * 4096
     proc = subprocess.Popen(
-        [
-            python,
-            "-c",
-            "import sys; sys.stdout.write('x' * 0); from cfgen.cli import main; "
-            "sys.argv=['cfgen','--format','json']; raise SystemExit(main())",
-        ],
-        stdout=subprocess.PIPE,
+        [python, "-m", "cfgen", "--format", "json"],
+        stdout=write_end,
         stderr=subprocess.PIPE,
-        env={**cfgen_env, "PYTHONUNBUFFERED": "1"},
+        env={**cfgen_env, "CFGEN_NO_CACHE": "1"},
     )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()
-    proc.wait(timeout=60)
+    os.close(write_end)
+    os.close(read_end)
+    proc.wait(timeout=120)
+    assert proc.stderr is not None
     err = proc.stderr.read().decode()
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+    assert err == ""
+    assert proc.returncode == 1  # clikit.broken_pipe: the output did not all arrive
     shell = subprocess.run(
         f"'{python}' -m cfgen | head -1", shell=True, capture_output=True, text=True, env=cfgen_env
     )
