@@ -100,9 +100,7 @@ def test_a_change_to_any_module_misses_the_cache(tmp_path: Path) -> None:
     import shutil
 
     root = tmp_path / "cfgen"
-    shutil.copytree(
-        Path(cache.__file__).parent, root, ignore=shutil.ignore_patterns("__pycache__")
-    )
+    shutil.copytree(Path(cache.__file__).parent, root, ignore=shutil.ignore_patterns("__pycache__"))
     base = cache.key_for("default", "yaml", root=root)
     assert base is not None
     files = cache.source_files(root)

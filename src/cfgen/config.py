@@ -321,10 +321,11 @@ def _coerce(field: str, value: Any, hint: Any) -> Any:
 
 # AWS tag rules (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html,
 # "Tag naming limits and requirements"): at most 50 user tags per resource; keys
-# 1-128 and values 0-256 characters of letters, digits, spaces and _ . : / = + - @;
+# 1-128 and values up to 256 characters of letters, digits, spaces and _ . : / = + - @;
 # the aws: prefix is reserved. ``\w`` is Unicode letters, digits and "_".
 _TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
-_TAG_VALUE = re.compile(r"^[\w.:/=+@ -]{0,256}$")
+# Values 1-256 here: some resource schemas (cfn-lint E3033) need at least one.
+_TAG_VALUE = re.compile(r"^[\w.:/=+@ -]{1,256}$")
 #: Tags cfgen adds to every resource itself (cfgen.tags); they count toward the 50.
 CFGEN_TAG_KEYS = ("cfgen:profile", "cfgen:component", "cfgen-stack")
 MAX_TAGS = 50 - len(CFGEN_TAG_KEYS)
@@ -346,7 +347,7 @@ def _build_tags(data: Mapping[str, Any]) -> dict[str, str]:
             raise ConfigError(f"tags.{key}={value!r}: tag key reserved for cfgen's own tags")
         if not isinstance(value, str) or not _TAG_VALUE.match(value):
             raise ConfigError(
-                f"tags.{key}={value!r}: tag value must be a string of at most 256 letters,"
+                f"tags.{key}={value!r}: tag value must be a string of 1-256 letters,"
                 " digits, spaces or _.:/=+-@"
             )
     return dict(sorted(data.items()))
