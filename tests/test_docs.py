@@ -17,8 +17,8 @@ import pytest
 
 from cfgen import docs
 from cfgen.clikit import UsageError
-from cfgen.docs import cli as docs_cli
 from cfgen.config import Profile, list_profiles, load_profile
+from cfgen.docs import cli as docs_cli
 from cfgen.render import to_data
 
 FIX = "python -m cfgen docs --update-readme"
