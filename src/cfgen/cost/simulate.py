@@ -53,7 +53,10 @@ DISTRIBUTIONS = ("lognormal", "exponential", "fixed")
 # took 9 GB); scripts/bench_simulate.py times MAX_JOBS.
 MAX_JOBS = 1_000_000
 MAX_CHART_JOBS = 100_000
-#: Mean job duration: AWS Batch's longest job timeout, 14 days.
+#: Mean job duration: at most 14 days, the longest job.timeout_seconds a profile
+#: allows (config.RANGES). Batch itself has no maximum timeout, but a Fargate job
+#: cannot be expected to run longer than 14 days:
+#: https://docs.aws.amazon.com/batch/latest/userguide/job_timeouts.html
 MAX_MEAN_HOURS = 14 * 24.0
 MAX_SEED = 2**32 - 1
 
