@@ -45,7 +45,8 @@ def imports(path: Path, modules: set[str]) -> set[str]:
             names = names or [base]
         else:
             continue
-        for name in names:
+        for imported in names:
+            name = imported
             while name and name not in modules:
                 name = name.rpartition(".")[0]
             if name and name != me:
