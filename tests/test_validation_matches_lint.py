@@ -75,7 +75,7 @@ def test_description_is_one_printable_line_without_pipes(description: str) -> No
         profile_from_dict({"description": description})
 
 
-@pytest.mark.parametrize("name", ["cloudformation", "defaults"])
+@pytest.mark.parametrize("name", ["cloudformation", "budget", "defaults"])
 def test_names_that_collide_with_another_output_are_reserved(name: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"profile={name!r}: reserved"):
         profile_from_dict({}, name=name)
@@ -98,3 +98,11 @@ def test_a_bom_in_a_profile_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf[compute]\nmax_vcpus = 8\n")
     assert load_profile(str(path)).compute.max_vcpus == 8
+
+
+def test_every_fixed_output_file_is_a_reserved_name() -> None:
+    from cfgen import budget
+    from cfgen.config import RESERVED_NAMES, load_profile
+
+    assert Path(budget.FILE_NAME).stem in RESERVED_NAMES
+    assert Path(load_profile("default").output_file).stem in RESERVED_NAMES

@@ -225,6 +225,10 @@ def _render_all() -> dict[str, str]:
             )
         owner[profile.output_file] = name
         rendered[profile.output_file] = render(profile)
+    # The budget stack: profile-independent, deployed in a region that has budgets.
+    from cfgen import budget
+
+    rendered[budget.FILE_NAME] = budget.render_budget()
     return rendered
 
 

@@ -112,7 +112,13 @@ def render_template(template: Template, fmt: str = "yaml") -> str:
     data = template_data(template)
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
-    body = yaml.dump(
+    return header(getattr(template, "cfgen_profile", None)) + dump_yaml(data)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """Template data as cfgen's YAML: keys in the given order, literal multi-line strings."""
+    data = _ordered(data, _SECTION_ORDER)
+    return yaml.dump(
         data,
         Dumper=_Dumper,
         sort_keys=False,
@@ -120,7 +126,6 @@ def render_template(template: Template, fmt: str = "yaml") -> str:
         width=100,
         allow_unicode=True,
     )
-    return header(getattr(template, "cfgen_profile", None)) + body
 
 
 def render(profile: Profile, fmt: str = "yaml") -> str:
