@@ -11,7 +11,7 @@ state in ``detail.status`` (not ``jobStatus``); a topic policy replaces SNS's
 default one, so it must itself let ``events.amazonaws.com`` (the rule) and
 ``cloudwatch.amazonaws.com`` (the alarm) publish; and the alarm watches only
 metrics AWS Batch really publishes (namespace ``AWS/Batch``, dimension
-``JobQueueName``; lint rule E9050 holds every alarm to that table).
+``JobQueueName``; lint rule E9550 holds every alarm to that table).
 """
 
 from __future__ import annotations
