@@ -8,6 +8,7 @@
     cfgen diff OLD NEW               what an update would replace or interrupt
     cfgen cost / simulate            cost estimate, Monte Carlo of interruptions
     cfgen docs / diagram             Markdown tables, Mermaid diagram
+    cfgen preflight / doctor         will jobs run (before a deploy) / why not (after)
 
 Exit codes: 0 ok, 1 a check found something, 2 bad input (one line on stderr,
 nothing written).
@@ -36,6 +37,8 @@ _DELEGATED: dict[str, tuple[str, str, str]] = {
     "simulate": ("cfgen.cost.cli", "simulate_main", "simulate a workload under interruptions"),
     "docs": ("cfgen.docs", "docs_main", "Markdown tables of parameters and outputs"),
     "diagram": ("cfgen.docs", "diagram_main", "Mermaid diagram of the resources"),
+    "preflight": ("cfgen.preflight.cli", "preflight_main", "will jobs run? checks before a deploy"),
+    "doctor": ("cfgen.preflight.cli", "doctor_main", "why a live stack's jobs are stuck or fail"),
 }
 _LOCAL = ("build", "check", "list")
 

@@ -58,14 +58,43 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
 def apply_parameters(template: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     """A copy of the template whose parameters default to the given values."""
     params = template.get("Parameters") or {}
-    for key in values:
+    for key, value in values.items():
         if key not in params:
             known = ", ".join(sorted(params)) or "none"
             raise TemplateError(f"parameter={key!r}: not a parameter of the template ({known})")
-    out = json.loads(json.dumps(template, default=str))
+        _validate(key, value, params[key] if isinstance(params[key], dict) else {})
+    out: dict[str, Any] = json.loads(json.dumps(template, default=str))
     for key, value in values.items():
         out["Parameters"][key]["Default"] = value
     return out
+
+
+def _validate(key: str, value: str, spec: dict[str, Any]) -> None:
+    """The parameter's own constraints, as CloudFormation would check them at deploy time."""
+    import re
+
+    allowed = spec.get("AllowedValues")
+    if isinstance(allowed, list) and value not in [str(a) for a in allowed]:
+        shown = ", ".join(map(str, allowed))
+        raise TemplateError(f"parameter {key}={value!r}: must be one of {shown}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"parameter {key}={value!r}: must be a number") from None
+        for bound, ok in (
+            ("MinValue", number >= float(spec.get("MinValue", number))),
+            ("MaxValue", number <= float(spec.get("MaxValue", number))),
+        ):
+            if not ok:
+                raise TemplateError(f"parameter {key}={value!r}: {bound} is {spec[bound]}")
+    pattern = spec.get("AllowedPattern")
+    if not isinstance(pattern, str):
+        return
+    items = value.split(",") if spec.get("Type") == "CommaDelimitedList" else [value]
+    for item in items:
+        if not re.fullmatch(pattern, item.strip() if len(items) > 1 else item):
+            raise TemplateError(f"parameter {key}={value!r}: {item!r} must match {pattern}")
 
 
 def parameter_values(template: dict[str, Any]) -> dict[str, str]:

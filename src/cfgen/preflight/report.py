@@ -46,7 +46,7 @@ class Report:
     def summary(self) -> str:
         parts = [
             f"{self.count(Status.PASS)} passed",
-            f"{self.count(Status.WARN)} warnings",
+            f"{self.count(Status.WARN)} warning{'' if self.count(Status.WARN) == 1 else 's'}",
             f"{self.count(Status.FAIL)} failed",
         ]
         verdict = "jobs can run" if self.can_run else "jobs cannot run until the failures are fixed"
