@@ -121,7 +121,11 @@ def _stack_template(name: str, region: str) -> tuple[dict[str, Any], dict[str, s
         template = body
     values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     known = {k: v for k, v in values.items() if k in (template.get("Parameters") or {})}
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    physical = {
+        str(r["LogicalResourceId"]): str(r.get("PhysicalResourceId", ""))
+        for r in resources
+        if r.get("LogicalResourceId")
+    }
     return apply_parameters(template, known), physical
 
 

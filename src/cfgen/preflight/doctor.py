@@ -67,7 +67,7 @@ def diagnose(
         raise DoctorError(f"stack={stack!r}: {err}") from None
     by_type: dict[str, list[str]] = {}
     for r in resources:
-        if r.get("PhysicalResourceId"):
+        if r.get("PhysicalResourceId") and r.get("ResourceType"):
             by_type.setdefault(r["ResourceType"], []).append(r["PhysicalResourceId"])
     report = Report(f"cfgen doctor: stack {stack} ({region})")
     try:

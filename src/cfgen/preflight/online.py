@@ -210,7 +210,7 @@ def check_offerings(plan: Plan, client: Any) -> list[Check]:
         )
     for az, found in sorted(offered.items()):
         missing = [t for t in types if t not in found and t not in nowhere]
-        if not found:
+        if not found and len(nowhere) < len(types):
             out.append(
                 Check(
                     "offerings",
@@ -431,7 +431,9 @@ def _allows_443(rules: Iterable[dict[str, Any]]) -> bool:
 def check_egress(plan: Plan, client: Any) -> list[Check]:
     fix = "allow outbound TCP 443 to 0.0.0.0/0 (or to the VPC endpoints' prefix lists)"
     if plan.template_egress is not None:
-        ok = _allows_443(plan.template_egress)
+        # No SecurityGroupEgress: CloudFormation keeps EC2's default allow-all egress rule.
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html
+        ok = not plan.template_egress or _allows_443(plan.template_egress)
         where = "the template's security group"
         groups: list[tuple[str, bool]] = [(where, ok)]
     else:
