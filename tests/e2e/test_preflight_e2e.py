@@ -250,3 +250,29 @@ def test_stack_preflight_of_a_missing_stack_is_a_usage_error(
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "stack='no-such-stack'" in proc.stderr
+
+
+def test_refresh_script_rebuilds_the_bundled_table_from_describe_instance_types(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """scripts/refresh_instance_types.py against moto's DescribeInstanceTypes."""
+    out = tmp_path / "types.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "refresh_instance_types.py"), "-o", str(out)],
+        env=emulator.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, explain(proc)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["fields"] == ["vcpus", "memory_mib", "gpus", "architecture"]
+    assert data["types"]["c7g.large"] == [2, 4096, 0, "arm64"]
+    assert data["types"]["g4dn.xlarge"] == [4, 16384, 1, "x86_64"]
+    # The bundled table was made by the same call: same types, same specs.
+    bundled = json.loads(
+        (REPO / "src" / "cfgen" / "data" / "ec2_instance_types.json").read_text(encoding="utf-8")
+    )
+    assert data["types"] == bundled["types"]
+    assert "DescribeInstanceTypes" in bundled["source"]
