@@ -2,8 +2,8 @@
 
 Emits AlertTopic (AWS::SNS::Topic), AlertTopicPolicy (AWS::SNS::TopicPolicy),
 AlertEmailSubscription (AWS::SNS::Subscription, only with AlertEmail),
-JobFailedRule and JobQueueBlockedRule (AWS::Events::Rule), in profiles with a retry alarm RetryRateAlarm
-(AWS::CloudWatch::Alarm) and, in profiles with a budget, MonthlyBudget
+JobFailedRule and JobQueueBlockedRule (AWS::Events::Rule), in profiles with a
+retry alarm RetryRateAlarm (AWS::CloudWatch::Alarm) and, in profiles with a budget, MonthlyBudget
 (AWS::Budgets::Budget, only when MonthlyBudgetUsd > 0).
 
 Classic mistakes avoided on purpose: "Batch Job State Change" events carry the
