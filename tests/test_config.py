@@ -116,8 +116,8 @@ def test_tags_can_be_added(tmp_path: Path) -> None:
             "compute.max_vcpus=0: must be between 1 and 100000",
         ),
         (
-            "[monitoring]\nmonthly_budget_usd = -5\n",
-            "monitoring.monthly_budget_usd=-5: must be between 0",
+            "[monitoring]\nretry_alarm_percent = 0\n",
+            "monitoring.retry_alarm_percent=0: must be between 1",
         ),
         ("[compute]\nimage_type = 'ECS_AL2'\n", "compute.image_type='ECS_AL2': must be one of"),
         ("[compute]\ninstance_types = []\n", "compute.instance_types=[]: must list at least one"),

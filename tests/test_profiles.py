@@ -41,7 +41,9 @@ def test_every_profile_is_spot_first_with_the_retry_contract(name: str) -> None:
     first = d["Resources"][queue_order(d)[0]]["Properties"]["ComputeResources"]["Type"]
     assert first in ("SPOT", "FARGATE_SPOT")
     rules = d["Resources"]["WorkerJobDefinition"]["Properties"]["RetryStrategy"]["EvaluateOnExit"]
-    assert rules[0] == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}
+    reclaim = "Your Spot Task was interrupted*" if name == "fargate-spot" else "Host EC2*"
+    assert rules[0] == {"OnStatusReason": reclaim, "Action": "RETRY"}
+    assert {"OnStatusReason": "Task failed to start*", "Action": "RETRY"} in rules
     assert {"OnExitCode": "75", "Action": "RETRY"} in rules
     assert {"OnExitCode": "143", "Action": "RETRY"} in rules
     assert rules[-1] == {"OnReason": "*", "Action": "EXIT"}
@@ -120,28 +122,11 @@ def test_fargate_size_rules_reject_invalid_pairs() -> None:
 # --------------------------------------------------------------------------- budget and tags
 
 
-@pytest.mark.parametrize("name", ["default", "fargate-spot"])
-def test_budget_is_optional_filtered_on_the_stack_tag_and_notifies_the_topic(name: str) -> None:
+@pytest.mark.parametrize("name", list_profiles())
+def test_no_profile_renders_a_budget_but_its_topic_admits_the_budget_stack(name: str) -> None:
     d = data(name)
-    budget = d["Resources"]["MonthlyBudget"]
-    assert budget["Condition"] == "HasBudget"
-    assert d["Conditions"]["HasBudget"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "MonthlyBudgetUsd"}, "0"]}]
-    }
-    assert d["Parameters"]["MonthlyBudgetUsd"]["Default"] == "0"
-    props = budget["Properties"]
-    assert props["Budget"]["BudgetLimit"] == {"Amount": {"Ref": "MonthlyBudgetUsd"}, "Unit": "USD"}
-    assert props["Budget"]["CostFilters"] == {
-        "TagKeyValue": [{"Fn::Sub": "user:cfgen-stack$${AWS::StackName}"}]
-    }
-    notes = {
-        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"])
-        for n in props["NotificationsWithSubscribers"]
-    }
-    assert notes == {("ACTUAL", 80), ("FORECASTED", 100)}
-    for n in props["NotificationsWithSubscribers"]:
-        assert n["Subscribers"][0] == {"SubscriptionType": "SNS", "Address": {"Ref": "AlertTopic"}}
-        assert n["Subscribers"][1]["Fn::If"][0] == "HasAlertEmail"
+    assert not [r for r in d["Resources"].values() if r["Type"] == "AWS::Budgets::Budget"]
+    assert "MonthlyBudgetUsd" not in d["Parameters"]
     statements = d["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     budgets = next(
         s for s in statements if s["Principal"] == {"Service": ["budgets.amazonaws.com"]}
@@ -150,15 +135,28 @@ def test_budget_is_optional_filtered_on_the_stack_tag_and_notifies_the_topic(nam
     assert budgets["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
-def test_profile_without_budget_renders_none(tmp_path: Any) -> None:
-    path = tmp_path / "nobudget.toml"
-    path.write_text("[monitoring]\nbudget = false\n", encoding="utf-8")
-    d = to_data(load_profile(str(path)))
-    assert "MonthlyBudget" not in d["Resources"]
-    assert "MonthlyBudgetUsd" not in d["Parameters"]
-    statements = d["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    principals = [s["Principal"]["Service"] for s in statements]
-    assert ["budgets.amazonaws.com"] not in principals
+def test_budget_stack_filters_on_the_batch_stack_tag_and_notifies() -> None:
+    from cfgen.budget import build_budget_template
+
+    d = build_budget_template().to_dict()
+    props = d["Resources"]["MonthlyBudget"]["Properties"]
+    assert props["Budget"]["BudgetLimit"] == {"Amount": {"Ref": "MonthlyBudgetUsd"}, "Unit": "USD"}
+    assert props["Budget"]["CostFilters"] == {
+        "TagKeyValue": [{"Fn::Sub": "user:cfgen-stack$${BatchStackName}"}]
+    }
+    notes = {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"])
+        for n in props["NotificationsWithSubscribers"]
+    }
+    assert notes == {("ACTUAL", 80), ("FORECASTED", 100)}
+    for n in props["NotificationsWithSubscribers"]:
+        assert [s["Fn::If"][0] for s in n["Subscribers"]] == ["HasAlertTopic", "HasAlertEmail"]
+    # Somebody must be told: a rule refuses a stack with neither e-mail nor topic.
+    (assertion,) = d["Rules"]["SomebodyIsTold"]["Assertions"]
+    assert assertion["Assert"]["Fn::Not"][0]["Fn::And"] == [
+        {"Fn::Equals": [{"Ref": "AlertEmail"}, ""]},
+        {"Fn::Equals": [{"Ref": "AlertTopicArn"}, ""]},
+    ]
 
 
 def test_profile_without_retry_alarm_renders_none(tmp_path: Any) -> None:

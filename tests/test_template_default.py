@@ -166,10 +166,12 @@ def test_compute_environments_have_update_policy_and_update_in_place(default_dat
     for ce in of_type(default_data, "AWS::Batch::ComputeEnvironment").values():
         p = ce["Properties"]
         assert p["UpdatePolicy"] == {
-            "JobExecutionTimeoutMinutes": 30,
+            "JobExecutionTimeoutMinutes": {"Ref": "UpdateTimeoutMinutes"},
             "TerminateJobsOnUpdate": False,
         }
         assert p["ReplaceComputeEnvironment"] is False
+        # Without it the CE keeps its creation-day AMI through every update.
+        assert p["ComputeResources"]["UpdateToLatestImageVersion"] is True
         assert "UpdatePolicy" not in ce  # the property, not the resource attribute
 
 
@@ -241,6 +243,7 @@ def test_retry_strategy_matches_the_exit_code_contract(default_data: Data) -> No
     assert rs["Attempts"] == {"Ref": "JobAttempts"}
     assert rs["EvaluateOnExit"] == [
         {"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+        {"OnStatusReason": "Task failed to start*", "Action": "RETRY"},
         {"OnExitCode": "75", "Action": "RETRY"},
         {"OnExitCode": "143", "Action": "RETRY"},
         {"OnReason": "*", "Action": "EXIT"},
@@ -294,20 +297,30 @@ def actions(stmts: list[Data]) -> set[str]:
 def test_job_role_reaches_only_its_bucket_prefixes(default_data: Data) -> None:
     role = res(default_data, "JobRole")
     assert "ManagedPolicyArns" not in role["Properties"]
-    stmts = statements(role)
-    assert actions(stmts) == {
+    stmts = {s["Sid"]: s for s in statements(role)}
+    # Nothing the worker does not do: no DeleteObject, no scratch/ prefix.
+    assert actions(list(stmts.values())) == {
         "s3:ListBucket",
         "s3:GetObject",
         "s3:PutObject",
-        "s3:DeleteObject",
         "s3:AbortMultipartUpload",
+        "batch:DescribeJobs",
     }
-    for s in stmts:
+    for sid, s in stmts.items():
         assert s["Effect"] == "Allow"
+        if sid == "ReadArraySize":
+            # DescribeJobs has no resource-level permissions: "*" is the only form.
+            assert s == {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": ["batch:DescribeJobs"],
+                "Resource": ["*"],
+            }
+            continue
         assert "*" not in json.dumps(s["Resource"]).replace("/*", "")
         assert "DataBucket" in json.dumps(s["Resource"])
-    read_only = next(s for s in stmts if s["Sid"] == "ReadInput")
-    assert read_only["Action"] == ["s3:GetObject"]
+        assert "Condition" not in s
+    assert "scratch/" not in json.dumps(role)
 
 
 def test_execution_role_pulls_from_this_repository_and_writes_this_log_group(
@@ -316,6 +329,14 @@ def test_execution_role_pulls_from_this_repository_and_writes_this_log_group(
     stmts = {s["Sid"]: s for s in statements(res(default_data, "ExecutionRole"))}
     assert stmts["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
     assert stmts["PullStackImages"]["Resource"] == [{"Fn::GetAtt": ["Repository", "Arn"]}]
+    # Fargate pulls with the execution role: other repositories only when listed.
+    assert stmts["PullListedImages"]["Resource"] == {
+        "Fn::If": [
+            "HasPullRepositories",
+            {"Ref": "PullRepositoryArns"},
+            [{"Fn::GetAtt": ["Repository", "Arn"]}],
+        ]
+    }
     assert stmts["WriteStackLogs"]["Resource"] == [{"Fn::GetAtt": ["LogGroup", "Arn"]}]
     assert not actions(list(stmts.values())) & {"s3:GetObject", "s3:PutObject"}
 
@@ -327,14 +348,25 @@ def test_task_roles_trust_only_ecs_tasks_of_this_account(default_data: Data) -> 
         assert stmt["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
-def test_instance_role_uses_the_ecs_instance_policy_and_a_profile(default_data: Data) -> None:
+def test_instance_role_is_the_ecs_agent_scoped_to_this_stack(default_data: Data) -> None:
+    """Job containers run in host network mode and can read these credentials:
+    no managed policy with "*" on every repository and log group."""
     role = props(default_data, "InstanceRole")
-    assert role["ManagedPolicyArns"] == [
-        {
-            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
-            "AmazonEC2ContainerServiceforEC2Role"
-        }
+    assert "ManagedPolicyArns" not in role
+    stmts = {s["Sid"]: s for s in statements(res(default_data, "InstanceRole"))}
+    assert stmts["PullStackImages"]["Resource"] == [{"Fn::GetAtt": ["Repository", "Arn"]}]
+    assert stmts["WriteStackLogs"]["Resource"] == [{"Fn::GetAtt": ["LogGroup", "Arn"]}]
+    assert stmts["EcsAgentDiscovery"]["Resource"] == ["*"]
+    assert set(stmts["EcsAgentDiscovery"]["Action"]) == {
+        "ec2:DescribeTags",
+        "ecs:DiscoverPollEndpoint",
+    }
+    assert stmts["EcsAgentCluster"]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/*"}
     ]
+    wildcard = [sid for sid, s in stmts.items() if s["Resource"] == ["*"]]
+    assert sorted(wildcard) == ["EcrLogin", "EcsAgentDiscovery"]
+    assert not [a for s in stmts.values() for a in s["Action"] if "*" in a]
     assert props(default_data, "InstanceProfile")["Roles"] == [{"Ref": "InstanceRole"}]
 
 
@@ -364,8 +396,8 @@ def test_data_bucket_is_private_encrypted_versioned_retained(default_data: Data)
     sse = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
     rules = {r["Id"]: r for r in p["LifecycleConfiguration"]["Rules"]}
-    assert rules["expire-scratch"]["Prefix"] == "scratch/"
     assert rules["expire-checkpoints"]["Prefix"] == "checkpoints/"
+    assert rules["expire-checkpoints"]["ExpirationInDays"] == 30
     assert "NoncurrentVersionExpiration" in rules["expire-noncurrent-versions-and-uploads"]
 
 
@@ -384,7 +416,8 @@ def test_ecr_repository_settings(default_data: Data) -> None:
     assert p["ImageTagMutability"] == "IMMUTABLE"
     assert p["EmptyOnDelete"] is True
     policy = json.loads(p["LifecyclePolicy"]["LifecyclePolicyText"])
-    assert {r["selection"]["tagStatus"] for r in policy["rules"]} == {"untagged", "any"}
+    # Only untagged images expire: a rule over tagged ones could expire ImageTag.
+    assert [r["selection"]["tagStatus"] for r in policy["rules"]] == ["untagged"]
 
 
 def test_log_group_retention_is_the_parameter(default_data: Data) -> None:
@@ -399,7 +432,12 @@ def test_failure_rule_filters_detail_status_of_this_queue(default_data: Data) ->
     pattern = props(default_data, "JobFailedRule")["EventPattern"]
     assert pattern["source"] == ["aws.batch"]
     assert pattern["detail-type"] == ["Batch Job State Change"]
-    assert pattern["detail"] == {"status": ["FAILED"], "jobQueue": [{"Ref": "JobQueue"}]}
+    assert pattern["detail"] == {
+        "status": ["FAILED"],
+        "jobQueue": [{"Ref": "JobQueue"}],
+        # Array children are left out: the parent's event stands for the array.
+        "arrayProperties": {"index": [{"exists": False}]},
+    }
     assert "jobStatus" not in json.dumps(pattern)
     (target,) = props(default_data, "JobFailedRule")["Targets"]
     assert target["Arn"] == {"Ref": "AlertTopic"}
@@ -437,7 +475,9 @@ def test_retry_alarm_watches_only_metrics_aws_batch_publishes(default_data: Data
         "retried": "JobsRetried",
         "started": "JobsMovedToStarting",
     }
-    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "JobQueue"}]}]}
+    # The name after the ARN's "/", split with a "/" appended (cfripper --resolve parses it).
+    arn_slash = {"Fn::Sub": ["${QueueArn}/", {"QueueArn": {"Ref": "JobQueue"}}]}
+    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", arn_slash]}]}
     for stat in stats.values():
         assert stat["Metric"]["Namespace"] == "AWS/Batch"
         assert stat["Metric"]["MetricName"] in BATCH_METRIC_NAMES

@@ -231,6 +231,10 @@ def _render_all() -> dict[str, str]:
         except ConfigError as err:
             raise UsageError(str(err)) from None
         rendered[profile.output_file] = render(profile)
+    # The budget stack: profile-independent, deployed in a region that has budgets.
+    from cfgen import budget
+
+    rendered[budget.FILE_NAME] = budget.render_budget()
     return rendered
 
 

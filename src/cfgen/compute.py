@@ -63,13 +63,15 @@ def _service_role(params: Params) -> If:
     return If(naming.HAS_SERVICE_ROLE, params.service_role, NoValue)
 
 
-def _set_update_policy(ce: ComputeEnvironment) -> None:
-    # Infrastructure updates replace instances; give running jobs 30 minutes
-    # rather than killing them (they checkpoint and retry anyway). This is the
-    # *property* UpdatePolicy of AWS::Batch::ComputeEnvironment; troposphere
-    # would render the keyword as the resource attribute of the same name.
+def _set_update_policy(ce: ComputeEnvironment, params: Params) -> None:
+    # Infrastructure updates replace instances; running jobs get the
+    # UpdateTimeoutMinutes parameter (default: the attempt timeout, at most
+    # Batch's 360) to finish before their instance goes, instead of Batch's 30.
+    # This is the *property* UpdatePolicy of AWS::Batch::ComputeEnvironment;
+    # troposphere would render the keyword as the resource attribute.
+    # https://docs.aws.amazon.com/batch/latest/userguide/infrastructure-updates.html
     ce.properties["UpdatePolicy"] = UpdatePolicy(
-        JobExecutionTimeoutMinutes=30, TerminateJobsOnUpdate=False
+        JobExecutionTimeoutMinutes=params.update_timeout, TerminateJobsOnUpdate=False
     )
 
 
@@ -98,6 +100,12 @@ def _add_ec2(
                 Version=network.launch_template_version,
             ),
             Ec2Configuration=[Ec2ConfigurationObject(ImageType=c.image_type.value)],
+            # Without it (the default is false) every infrastructure update keeps
+            # the AMI the environment was created with: no security patches.
+            # With it, an update (any change of the CE or its launch template
+            # version) moves instances to the latest ECS_AL2023 AMI.
+            # https://docs.aws.amazon.com/batch/latest/userguide/managing-ami-versions.html
+            UpdateToLatestImageVersion=True,
             # Static: a change of compute-resource tags replaces the CE.
             Tags={
                 **map_tags(cfg, component=f"compute-{kind}"),
@@ -202,5 +210,5 @@ def _managed(
             # ComputeResources.Tags, which update in place.
         )
     )
-    _set_update_policy(ce)
+    _set_update_policy(ce, params)
     return ComputeEnvironmentRef(Ref(ce), logical_id, condition)

@@ -85,15 +85,11 @@ class Job:
 class Storage:
     log_retention_days: int
     checkpoint_expiration_days: int
-    scratch_expiration_days: int
     noncurrent_version_expiration_days: int
-    keep_images: int
 
 
 @dataclass(frozen=True)
 class Monitoring:
-    budget: bool
-    monthly_budget_usd: int
     retry_alarm: bool
     retry_alarm_percent: int
 
@@ -320,10 +316,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "job.memory_mib": (512, 2_000_000),
     "job.gpus": (0, 16),
     "storage.checkpoint_expiration_days": (1, 3650),
-    "storage.scratch_expiration_days": (1, 3650),
     "storage.noncurrent_version_expiration_days": (1, 3650),
-    "storage.keep_images": (1, 1000),
-    "monitoring.monthly_budget_usd": (0, 10**9),
     "monitoring.retry_alarm_percent": (1, 100),
 }
 
@@ -354,12 +347,9 @@ def validate(profile: Profile) -> None:
             f" {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
     _validate_range("storage.checkpoint_expiration_days", s.checkpoint_expiration_days)
-    _validate_range("storage.scratch_expiration_days", s.scratch_expiration_days)
     _validate_range(
         "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days
     )
-    _validate_range("storage.keep_images", s.keep_images)
-    _validate_range("monitoring.monthly_budget_usd", profile.monitoring.monthly_budget_usd)
     _validate_range("monitoring.retry_alarm_percent", profile.monitoring.retry_alarm_percent)
     if c.platform is Platform.FARGATE:
         _validate_fargate_size(j.vcpus, j.memory_mib)

@@ -2,10 +2,11 @@
 
 Emits WorkerJobDefinition (AWS::Batch::JobDefinition, Type container).
 
-The retry rules and the worker's exit codes are one contract (docs/CONTRACT.md):
-a Spot reclaim ("Host EC2 ... terminated") and exit codes 75 (transient) and 143
-(SIGTERM) are retried; anything else ends the job on the first failure, so a
-bug does not burn five attempts of compute.
+The retry rules and the worker's exit codes are one contract (cfgen.contract,
+docs/CONTRACT.md): a Spot reclaim ("Host EC2 ... terminated", or Fargate Spot's
+interruption), a start failure ("Task failed to start") and exit codes 75
+(transient) and 143 (SIGTERM) are retried; anything else ends the job on the
+first failure, so a bug does not burn five attempts of compute.
 """
 
 from __future__ import annotations
@@ -31,47 +32,54 @@ from troposphere.batch import (
     Volumes,
 )
 
-from cfgen import naming
+from cfgen import contract, naming
 from cfgen.config import Platform, Profile
 from cfgen.parameters import Params
 from cfgen.storage import Storage
 from cfgen.tags import map_tags
 
-EXIT_TRANSIENT: Final = 75
-EXIT_INTERRUPTED: Final = 143
-SCRATCH_PATH: Final = "/scratch"
+#: A rule of RetryStrategy.EvaluateOnExit: (match field, glob pattern, action).
+RetryRule = tuple[str, str, str]
 
-#: (match field, pattern, action) in evaluation order; the last is the catch-all.
-RETRY_RULES: Final = (
-    ("OnStatusReason", "Host EC2*", "RETRY"),  # Spot reclaim or instance loss
-    ("OnExitCode", str(EXIT_TRANSIENT), "RETRY"),
-    ("OnExitCode", str(EXIT_INTERRUPTED), "RETRY"),
-    ("OnReason", "*", "EXIT"),
-)
+#: A Spot reclaim (or any loss of the host): "Host EC2 (instance i-...) terminated."
+SPOT_RECLAIM: Final[RetryRule] = ("OnStatusReason", "Host EC2*", "RETRY")
 #: Fargate Spot: the ECS stopped reason of a reclaimed task; checked before the
 #: exit codes because a reclaimed task may be killed before it can exit 143.
-FARGATE_SPOT_RETRY: Final = ("OnStatusReason", "Your Spot Task was interrupted*", "RETRY")
+FARGATE_SPOT_RECLAIM: Final[RetryRule] = (
+    "OnStatusReason",
+    "Your Spot Task was interrupted*",
+    "RETRY",
+)
+#: Transient start failures (CannotPullContainerError from ECR throttling,
+#: DockerTimeoutError, Fargate ResourceInitializationError) carry no exit code:
+#: Batch reports the attempt's statusReason "Task failed to start" and the error
+#: class in the container's reason. AWS's own retry example retries exactly this.
+#: https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
+START_FAILURE: Final[RetryRule] = ("OnStatusReason", "Task failed to start*", "RETRY")
+#: The last rule: everything else (a bug, bad input, OOM) ends the job at once.
+CATCH_ALL_EXIT: Final[RetryRule] = ("OnReason", "*", "EXIT")
+#: Batch accepts at most this many EvaluateOnExit entries.
+MAX_RETRY_RULES: Final = 5
 
 
-def retry_rules(platform: Platform) -> tuple[tuple[str, str, str], ...]:
-    """EvaluateOnExit rules for a platform (at most 5, catch-all EXIT last)."""
-    if platform is Platform.FARGATE:
-        return (RETRY_RULES[0], FARGATE_SPOT_RETRY, *RETRY_RULES[1:])
-    return RETRY_RULES
+def retry_rules(platform: Platform) -> tuple[RetryRule, ...]:
+    """EvaluateOnExit rules for a platform (at most 5, catch-all EXIT last).
 
-
-#: Seconds between SIGTERM and SIGKILL on Fargate (ECS's default stopTimeout;
-#: Batch does not expose it for Fargate jobs).
-FARGATE_STOP_TIMEOUT: Final = 30
-#: Margin kept between the worker's own deadline and SIGKILL.
-GRACE_MARGIN: Final = 15
+    Fargate jobs never run on an EC2 host of the account, so "Host EC2*" is
+    replaced there by Fargate Spot's own interruption reason.
+    """
+    reclaim = FARGATE_SPOT_RECLAIM if platform is Platform.FARGATE else SPOT_RECLAIM
+    codes = tuple(("OnExitCode", str(code), "RETRY") for code in contract.RETRIED_EXIT_CODES)
+    rules = (reclaim, START_FAILURE, *codes, CATCH_ALL_EXIT)
+    assert len(rules) <= MAX_RETRY_RULES
+    return rules
 
 
 def grace_seconds(cfg: Profile) -> int:
     """How long the worker may flush after SIGTERM (docs/CONTRACT.md)."""
     if cfg.compute.platform is Platform.FARGATE:
-        return FARGATE_STOP_TIMEOUT - GRACE_MARGIN
-    return cfg.job.stop_timeout_seconds - GRACE_MARGIN
+        return contract.FARGATE_STOP_TIMEOUT - contract.GRACE_MARGIN
+    return cfg.job.stop_timeout_seconds - contract.GRACE_MARGIN
 
 
 @dataclass(frozen=True)
@@ -97,16 +105,13 @@ def add_jobs(
         requirements.append(ResourceRequirement(Type="GPU", Value=str(cfg.job.gpus)))
 
     environment = [
-        Environment(Name="CFGEN_DATA_BUCKET", Value=storage.bucket),
-        Environment(Name="CFGEN_INPUT_PREFIX", Value="input/"),
-        Environment(Name="CFGEN_OUTPUT_PREFIX", Value="output/"),
-        Environment(Name="CFGEN_CHECKPOINT_PREFIX", Value="checkpoints/"),
-        Environment(Name="CFGEN_DEADLETTER_PREFIX", Value="deadletter/"),
-        Environment(Name="TMPDIR", Value=SCRATCH_PATH),
+        Environment(Name=contract.ENV_DATA_BUCKET, Value=storage.bucket),
+        *(Environment(Name=p.env, Value=p.key) for p in contract.PREFIXES),
+        Environment(Name=contract.ENV_TMPDIR, Value=contract.SCRATCH_PATH),
         # Seconds the worker may spend flushing after SIGTERM before it exits
         # 143 regardless: under the stop timeout, so it is never SIGKILLed
         # (137, which the retry rules do not retry).
-        Environment(Name="CFGEN_GRACE_SECONDS", Value=str(grace_seconds(cfg))),
+        Environment(Name=contract.ENV_GRACE_SECONDS, Value=str(grace_seconds(cfg))),
     ]
     fargate: dict[str, object] = (
         {}
@@ -143,7 +148,7 @@ def add_jobs(
         ReadonlyRootFilesystem=True,
         Volumes=[Volumes(Name="scratch")],
         MountPoints=[
-            MountPoints(SourceVolume="scratch", ContainerPath=SCRATCH_PATH, ReadOnly=False)
+            MountPoints(SourceVolume="scratch", ContainerPath=contract.SCRATCH_PATH, ReadOnly=False)
         ],
         # An init process as PID 1 forwards SIGTERM to the worker and reaps zombies.
         LinuxParameters=LinuxParameters(InitProcessEnabled=True),

@@ -2,9 +2,9 @@
 
 Emits AlertTopic (AWS::SNS::Topic), AlertTopicPolicy (AWS::SNS::TopicPolicy),
 AlertEmailSubscription (AWS::SNS::Subscription, only with AlertEmail),
-JobFailedRule and JobQueueBlockedRule (AWS::Events::Rule), in profiles with a
-retry alarm RetryRateAlarm (AWS::CloudWatch::Alarm) and, in profiles with a budget, MonthlyBudget
-(AWS::Budgets::Budget, only when MonthlyBudgetUsd > 0).
+JobFailedRule and JobQueueBlockedRule (AWS::Events::Rule) and, in profiles
+with a retry alarm, RetryRateAlarm (AWS::CloudWatch::Alarm). The cost budget is
+a separate stack (cfgen.budget): AWS::Budgets::Budget does not exist in every region.
 
 Classic mistakes avoided on purpose: "Batch Job State Change" events carry the
 state in ``detail.status`` (not ``jobStatus``); a topic policy replaces SNS's
@@ -30,16 +30,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import AccountId, GetAtt, If, NoValue, Ref, Select, Split, Sub, Template
-from troposphere.budgets import (
-    Budget,
-    BudgetData,
-    Notification,
-    NotificationWithSubscribers,
-    ResourceTag,
-    Spend,
-    Subscriber,
-)
+from troposphere import AccountId, GetAtt, Ref, Select, Split, Sub, Template
 from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.events import InputTransformer, Rule, Target
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
@@ -47,7 +38,7 @@ from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 from cfgen import naming
 from cfgen.config import Platform, Profile
 from cfgen.parameters import Params
-from cfgen.tags import STACK_TAG, map_tags, stack_tags
+from cfgen.tags import stack_tags
 
 #: The event and the field Batch really sends.
 #: https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html
@@ -102,7 +93,17 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             EventPattern={
                 "source": [BATCH_EVENT_SOURCE],
                 "detail-type": [BATCH_JOB_STATE_CHANGE],
-                "detail": {"status": ["FAILED"], "jobQueue": [job_queue]},
+                # One alert per failed job: an array's children each send their
+                # own event besides the parent's, so events that carry an array
+                # index (children) are left out; the parent's event stands for
+                # the array. Non-array jobs have no arrayProperties at all.
+                # https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html
+                # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
+                "detail": {
+                    "status": ["FAILED"],
+                    "jobQueue": [job_queue],
+                    "arrayProperties": {"index": [{"exists": False}]},
+                },
             },
             Targets=[
                 Target(
@@ -143,17 +144,19 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
                 StringEquals({"aws:SourceAccount": AccountId}),
             )
         )
-    if params.monthly_budget is not None:
-        budgets_arn = Sub("arn:${AWS::Partition}:budgets::${AWS::AccountId}:*")
-        statements.append(
-            _publisher(
-                "BudgetsPublishesCostAlerts",
-                "budgets.amazonaws.com",
-                Ref(topic),
-                StringEquals({"aws:SourceAccount": AccountId}),
-                ArnLike({"aws:SourceArn": budgets_arn}),
-            )
+    # The cost budget lives in its own small stack (cfgen.budget): the budget
+    # resource type is missing from CloudFormation in many regions. Its
+    # notifications may go to this topic.
+    budgets_arn = Sub("arn:${AWS::Partition}:budgets::${AWS::AccountId}:*")
+    statements.append(
+        _publisher(
+            "BudgetsPublishesCostAlerts",
+            "budgets.amazonaws.com",
+            Ref(topic),
+            StringEquals({"aws:SourceAccount": AccountId}),
+            ArnLike({"aws:SourceArn": budgets_arn}),
         )
+    )
     t.add_resource(
         TopicPolicy(
             naming.ALERT_TOPIC_POLICY,
@@ -170,10 +173,6 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             Endpoint=params.alert_email,
         )
     )
-    if params.monthly_budget is not None:
-        _add_budget(
-            t, cfg, budget=params.monthly_budget, topic=Ref(topic), email=params.alert_email
-        )
     return Monitoring(topic=Ref(topic))
 
 
@@ -216,9 +215,20 @@ def _add_retry_alarm(
     Ratio of JobsRetried (attempts that failed and went back to RUNNABLE) to
     JobsMovedToStarting (attempts placed on capacity) over one hour. Batch emits
     these only on state transitions, so an idle hour has no data: missing data
-    is not breaching. The queue's name is the last part of its ARN (Ref).
+    is not breaching.
+
+    The queue's name is the part of its ARN (what Ref returns) after the "/";
+    JobQueueArn is the only attribute CloudFormation returns for a job queue.
+    The ARN is split with a "/" appended: "arn:...:job-queue/NAME/" gives
+    [arn:...:job-queue, NAME, ""] (Fn::Split keeps the empty string after a
+    trailing delimiter), so index 1 is the same NAME, and index 1 also exists
+    when a tool cannot resolve the Ref: cfripper --resolve (pycfmodel) replaces
+    it with a placeholder without "/", where Select(1, Split("/", Ref)) gave it
+    [] instead of a string and it refused every template (exit 3).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobqueue.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-split.html
     """
-    queue_name = Select(1, Split("/", job_queue))
+    queue_name = Select(1, Split("/", Sub("${QueueArn}/", QueueArn=job_queue)))
 
     def batch_metric(query_id: str, metric_name: str) -> MetricDataQuery:
         return MetricDataQuery(
@@ -258,62 +268,6 @@ def _add_retry_alarm(
             TreatMissingData="notBreaching",
             AlarmActions=[topic],
             Tags=stack_tags(cfg, component="monitoring"),
-        )
-    )
-
-
-def _add_budget(t: Template, cfg: Profile, *, budget: Ref, topic: Ref, email: Ref) -> None:
-    """A monthly cost budget on this stack's cost-allocation tag.
-
-    Filters on ``cfgen-stack = <stack name>``, which every taggable resource,
-    every instance (compute-resource tags) and every job (PropagateTags) carries.
-    The tag must be activated as a cost allocation tag for the filter to match.
-    """
-
-    def subscribers() -> list[object]:
-        return [
-            Subscriber(SubscriptionType="SNS", Address=topic),
-            If(
-                naming.HAS_ALERT_EMAIL,
-                Subscriber(SubscriptionType="EMAIL", Address=email),
-                NoValue,
-            ),
-        ]
-
-    t.add_resource(
-        Budget(
-            naming.BUDGET,
-            Condition=naming.HAS_BUDGET,
-            ResourceTags=[
-                ResourceTag(Key=key, Value=value)
-                for key, value in map_tags(cfg, component="monitoring").items()
-            ],
-            Budget=BudgetData(
-                BudgetType="COST",
-                TimeUnit="MONTHLY",
-                BudgetLimit=Spend(Amount=budget, Unit="USD"),
-                CostFilters={"TagKeyValue": [Sub("user:" + STACK_TAG + "$${AWS::StackName}")]},
-            ),
-            NotificationsWithSubscribers=[
-                NotificationWithSubscribers(
-                    Notification=Notification(
-                        NotificationType="ACTUAL",
-                        ComparisonOperator="GREATER_THAN",
-                        Threshold=80,
-                        ThresholdType="PERCENTAGE",
-                    ),
-                    Subscribers=subscribers(),
-                ),
-                NotificationWithSubscribers(
-                    Notification=Notification(
-                        NotificationType="FORECASTED",
-                        ComparisonOperator="GREATER_THAN",
-                        Threshold=100,
-                        ThresholdType="PERCENTAGE",
-                    ),
-                    Subscribers=subscribers(),
-                ),
-            ],
         )
     )
 

@@ -38,7 +38,6 @@ ALERT_TOPIC_POLICY: Final = "AlertTopicPolicy"
 ALERT_EMAIL_SUBSCRIPTION: Final = "AlertEmailSubscription"
 JOB_FAILED_RULE: Final = "JobFailedRule"
 JOB_QUEUE_BLOCKED_RULE: Final = "JobQueueBlockedRule"
-BUDGET: Final = "MonthlyBudget"
 RETRY_ALARM: Final = "RetryRateAlarm"
 
 # Conditions
@@ -46,9 +45,9 @@ HAS_BID_CAP: Final = "HasBidCap"
 HAS_ON_DEMAND_FALLBACK: Final = "HasOnDemandFallback"
 USE_STACK_REPOSITORY: Final = "UseStackRepository"
 HAS_REPOSITORY_NAME: Final = "HasRepositoryName"
+HAS_PULL_REPOSITORIES: Final = "HasPullRepositories"
 HAS_ALERT_EMAIL: Final = "HasAlertEmail"
 HAS_SERVICE_ROLE: Final = "HasServiceRole"
-HAS_BUDGET: Final = "HasBudget"
 
 # Rules
 SUBNETS_IN_VPC_RULE: Final = "SubnetsInVpc"

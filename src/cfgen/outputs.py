@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from troposphere import Export, Output, Sub, Template
 
-from cfgen import naming
+from cfgen import contract, naming
 from cfgen.compute import Compute
 
 
@@ -36,18 +36,26 @@ def add_outputs(
             )
         )
 
-    out("JobQueueArn", job_queue, "Job queue to submit to (aws batch submit-job --job-queue)")
-    out("JobDefinitionArn", job_definition, "Job definition of the worker (with revision)")
-    out("DataBucketName", data_bucket, "Data bucket: input/, output/, checkpoints/ (retained)")
-    out("RepositoryUri", repository_uri, "ECR repository to push the worker image to")
-    out("RepositoryName", repository, "ECR repository name")
-    out("LogGroupName", log_group, "CloudWatch Logs group of the jobs")
-    out("AlertTopicArn", alert_topic, "SNS topic told about failed jobs")
-    out("JobRoleArn", job_role_arn, "IAM role the jobs run as")
+    out(
+        contract.OUT_JOB_QUEUE,
+        job_queue,
+        "Job queue to submit to (aws batch submit-job --job-queue)",
+    )
+    out(contract.OUT_JOB_DEFINITION, job_definition, "Job definition of the worker (with revision)")
+    out(
+        contract.OUT_DATA_BUCKET,
+        data_bucket,
+        "Data bucket: " + ", ".join(contract.READ_PREFIXES) + " (retained)",
+    )
+    out(contract.OUT_REPOSITORY_URI, repository_uri, "ECR repository to push the worker image to")
+    out(contract.OUT_REPOSITORY_NAME, repository, "ECR repository name")
+    out(contract.OUT_LOG_GROUP, log_group, "CloudWatch Logs group of the jobs")
+    out(contract.OUT_ALERT_TOPIC, alert_topic, "SNS topic told about failed jobs")
+    out(contract.OUT_JOB_ROLE, job_role_arn, "IAM role the jobs run as")
     # scripts/push-image.sh builds the image for this platform: an amd64 image
     # on Graviton fails with "exec format error", which no retry fixes.
     out(
-        "ImagePlatform",
+        contract.OUT_IMAGE_PLATFORM,
         image_platform,
         "Platform the job image must be built for (docker --platform)",
     )

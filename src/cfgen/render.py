@@ -114,7 +114,13 @@ def render(profile: Profile, fmt: str = "yaml") -> str:
         return json.dumps(data, indent=2) + "\n"
     if fmt != "yaml":
         raise ValueError(f"format={fmt!r}: must be one of {', '.join(FORMATS)}")
-    body = yaml.dump(
+    return header(profile) + dump_yaml(data)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """Template data as cfgen's YAML: keys in the given order, literal multi-line strings."""
+    data = _ordered(data, _SECTION_ORDER)
+    return yaml.dump(
         data,
         Dumper=_Dumper,
         sort_keys=False,
@@ -122,4 +128,3 @@ def render(profile: Profile, fmt: str = "yaml") -> str:
         width=100,
         allow_unicode=True,
     )
-    return header(profile) + body

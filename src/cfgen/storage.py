@@ -31,7 +31,7 @@ from troposphere.s3 import (
     VersioningConfiguration,
 )
 
-from cfgen import naming
+from cfgen import contract, naming
 from cfgen.config import Profile
 from cfgen.parameters import Params
 from cfgen.tags import stack_tags
@@ -85,15 +85,9 @@ def add_storage(t: Template, cfg: Profile, *, params: Params) -> Storage:
             LifecycleConfiguration=LifecycleConfiguration(
                 Rules=[
                     LifecycleRule(
-                        Id="expire-scratch",
-                        Status="Enabled",
-                        Prefix="scratch/",
-                        ExpirationInDays=s.scratch_expiration_days,
-                    ),
-                    LifecycleRule(
                         Id="expire-checkpoints",
                         Status="Enabled",
-                        Prefix="checkpoints/",
+                        Prefix=contract.CHECKPOINTS.key,
                         ExpirationInDays=s.checkpoint_expiration_days,
                     ),
                     LifecycleRule(
@@ -154,7 +148,7 @@ def add_storage(t: Template, cfg: Profile, *, params: Params) -> Storage:
             ImageTagMutability="IMMUTABLE",
             ImageScanningConfiguration=ImageScanningConfiguration(ScanOnPush=True),
             EmptyOnDelete=True,
-            LifecyclePolicy=LifecyclePolicy(LifecyclePolicyText=_ecr_lifecycle(s.keep_images)),
+            LifecyclePolicy=LifecyclePolicy(LifecyclePolicyText=_ecr_lifecycle()),
             Tags=stack_tags(cfg, component="storage"),
             Metadata=_suppress(
                 (
@@ -194,26 +188,29 @@ def add_storage(t: Template, cfg: Profile, *, params: Params) -> Storage:
     )
 
 
-def _ecr_lifecycle(keep: int) -> str:
+#: Days an untagged image (a layer set a tag no longer points to) is kept.
+UNTAGGED_IMAGE_DAYS = 7
+
+
+def _ecr_lifecycle() -> str:
+    """Expire untagged images only.
+
+    The job definition pins one immutable tag (ImageTag). A count rule over
+    tagged images ("keep the 30 most recent") expires that tag as soon as CI
+    has pushed 30 newer ones, and every job then fails CannotPullContainerError.
+    No lifecycle rule can know which tag a stack points at, so tagged images are
+    never expired by the policy; remove old tags yourself (docs/deploy.md).
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html
+    """
     rules = [
         {
             "rulePriority": 1,
-            "description": "Expire untagged images after 7 days",
+            "description": f"Expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
             "selection": {
                 "tagStatus": "untagged",
                 "countType": "sinceImagePushed",
                 "countUnit": "days",
-                "countNumber": 7,
-            },
-            "action": {"type": "expire"},
-        },
-        {
-            "rulePriority": 2,
-            "description": f"Keep the {keep} most recent images",
-            "selection": {
-                "tagStatus": "any",
-                "countType": "imageCountMoreThan",
-                "countNumber": keep,
+                "countNumber": UNTAGGED_IMAGE_DAYS,
             },
             "action": {"type": "expire"},
         },

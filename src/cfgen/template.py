@@ -39,10 +39,11 @@ def build_template(cfg: Profile) -> Template:
     roles = add_iam(
         t,
         cfg,
-        ec2=ec2,
+        ec2_platform=ec2,
         data_bucket_arn=storage.bucket_arn,
         repository_arn=storage.repository_arn,
         log_group_arn=storage.log_group_arn,
+        pull_repository_arns=params.pull_repository_arns,
     )
     compute = add_compute(
         t, cfg, params=params, network=network, instance_profile_arn=roles.instance_profile_arn

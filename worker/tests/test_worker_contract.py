@@ -17,7 +17,10 @@ from swtestlib import REPO_ROOT
 
 BUILD = REPO_ROOT / "build"
 # The default template first (named in the issue), then every other rendered profile.
-OTHERS = sorted(p.name for p in BUILD.glob("*.yaml") if p.name != "cloudformation.yaml")
+# budget.yaml is the budget stack: no job definition.
+OTHERS = sorted(
+    p.name for p in BUILD.glob("*.yaml") if p.name not in ("cloudformation.yaml", "budget.yaml")
+)
 TEMPLATES = ["cloudformation.yaml", *OTHERS]
 CONTRACT = REPO_ROOT / "docs" / "CONTRACT.md"
 
@@ -90,16 +93,22 @@ def test_retry_strategy_matches_exit_codes(name: str) -> None:
         assert (
             evaluate(rules, exit_code=code, reason=container_exit, status=container_exit) == "EXIT"
         )
-    # The host was reclaimed (Spot): no exit code at all, retried.
-    assert (
-        evaluate(
-            rules,
-            exit_code=None,
-            reason="Host EC2 (instance i-0abc) terminated.",
-            status="Host EC2 (instance i-0abc) terminated.",
-        )
-        == "RETRY"
+    # The capacity was reclaimed (Spot): no exit code at all, retried.
+    reclaim = (
+        "Your Spot Task was interrupted."
+        if "fargate" in name
+        else "Host EC2 (instance i-0abc) terminated."
     )
+    assert evaluate(rules, exit_code=None, reason=reclaim, status=reclaim) == "RETRY"
+    # A transient start failure (no exit code; the error class is in the reason).
+    for reason in (
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+        "DockerTimeoutError: Could not transition to started; timed out after waiting 3m0s",
+        "ResourceInitializationError: unable to pull secrets or registry auth",
+    ):
+        assert (
+            evaluate(rules, exit_code=None, reason=reason, status="Task failed to start") == "RETRY"
+        ), reason
     attempts = strategy["Attempts"]
     assert attempts == {"Ref": "JobAttempts"} or (isinstance(attempts, int) and attempts >= 2)
 

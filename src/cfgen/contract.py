@@ -1,0 +1,97 @@
+"""The contract between cfgen's parts, spelled once.
+
+The generator (IAM grants, lifecycle rules, job-definition environment, retry
+rules, outputs), the scripts, the lint rules and the docs read these names;
+the worker (``worker/``, its own package) spells the same values in
+``spotworker.config`` and ``spotworker.exitcodes``, and tests/test_contract.py
+proves both sides equal. docs/CONTRACT.md explains them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# --------------------------------------------------------------------------- S3 layout
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """One top-level prefix of the data bucket and what the job may do there."""
+
+    key: str
+    #: The job may write (PutObject) here; otherwise it may only read.
+    writable: bool
+    #: Environment variable that tells the worker the prefix.
+    env: str
+    meaning: str
+
+
+INPUT: Final = Prefix("input/", False, "CFGEN_INPUT_PREFIX", "job input (read only)")
+OUTPUT: Final = Prefix(
+    "output/", True, "CFGEN_OUTPUT_PREFIX", "results and commit markers, per job"
+)
+CHECKPOINTS: Final = Prefix(
+    "checkpoints/", True, "CFGEN_CHECKPOINT_PREFIX", "per-shard progress (expires)"
+)
+DEADLETTER: Final = Prefix(
+    "deadletter/", True, "CFGEN_DEADLETTER_PREFIX", "bad records with line numbers"
+)
+#: Every prefix the job role reaches, in documentation order.
+PREFIXES: Final = (INPUT, OUTPUT, CHECKPOINTS, DEADLETTER)
+READ_PREFIXES: Final = tuple(p.key for p in PREFIXES)
+WRITE_PREFIXES: Final = tuple(p.key for p in PREFIXES if p.writable)
+#: Where the worker uploads with multipart (s3transfer), so it may abort uploads.
+MULTIPART_PREFIXES: Final = (OUTPUT.key, DEADLETTER.key)
+
+# --------------------------------------------------------------------------- environment
+
+ENV_DATA_BUCKET: Final = "CFGEN_DATA_BUCKET"
+ENV_GRACE_SECONDS: Final = "CFGEN_GRACE_SECONDS"
+ENV_ARRAY_SIZE: Final = "CFGEN_ARRAY_SIZE"
+#: The container's writable scratch volume (the root filesystem is read-only).
+SCRATCH_PATH: Final = "/scratch"
+ENV_TMPDIR: Final = "TMPDIR"
+
+# --------------------------------------------------------------------------- exit codes
+
+EXIT_SUCCESS: Final = 0
+#: Throttling, 5xx, cut connections, a full disk (EX_TEMPFAIL): retried.
+EXIT_TRANSIENT: Final = 75
+#: SIGTERM (Spot notice, reclaim, TerminateJob, scale-in): 128 + 15, retried.
+EXIT_INTERRUPTED: Final = 143
+#: Exactly these exit codes are retried by the job definition.
+RETRIED_EXIT_CODES: Final = (EXIT_TRANSIENT, EXIT_INTERRUPTED)
+
+# --------------------------------------------------------------------------- grace period
+
+#: Seconds between SIGTERM and SIGKILL on Fargate (ECS's default stopTimeout;
+#: Batch does not expose it for Fargate jobs).
+FARGATE_STOP_TIMEOUT: Final = 30
+#: Margin kept between the worker's own deadline and SIGKILL.
+GRACE_MARGIN: Final = 15
+
+# --------------------------------------------------------------------------- outputs
+
+OUT_JOB_QUEUE: Final = "JobQueueArn"
+OUT_JOB_DEFINITION: Final = "JobDefinitionArn"
+OUT_DATA_BUCKET: Final = "DataBucketName"
+OUT_REPOSITORY_URI: Final = "RepositoryUri"
+OUT_REPOSITORY_NAME: Final = "RepositoryName"
+OUT_LOG_GROUP: Final = "LogGroupName"
+OUT_ALERT_TOPIC: Final = "AlertTopicArn"
+OUT_JOB_ROLE: Final = "JobRoleArn"
+OUT_IMAGE_PLATFORM: Final = "ImagePlatform"
+#: Outputs every profile has (compute-environment outputs are added per CE:
+#: ``<logical ID>Arn``). Scripts read these by name.
+OUTPUTS: Final = (
+    OUT_JOB_QUEUE,
+    OUT_JOB_DEFINITION,
+    OUT_DATA_BUCKET,
+    OUT_REPOSITORY_URI,
+    OUT_REPOSITORY_NAME,
+    OUT_LOG_GROUP,
+    OUT_ALERT_TOPIC,
+    OUT_JOB_ROLE,
+    OUT_IMAGE_PLATFORM,
+)
