@@ -29,6 +29,7 @@ DEFAULT_RESOURCES = {
     "AlertTopicPolicy": "AWS::SNS::TopicPolicy",
     "AlertEmailSubscription": "AWS::SNS::Subscription",
     "JobFailedRule": "AWS::Events::Rule",
+    "JobQueueBlockedRule": "AWS::Events::Rule",
     "RetryRateAlarm": "AWS::CloudWatch::Alarm",
 }
 

@@ -8,6 +8,7 @@
     cfgen diff OLD NEW               what an update would replace or interrupt
     cfgen cost, cfgen simulate       cost estimate, Monte Carlo of interruptions
     cfgen docs, cfgen diagram        Markdown tables, Mermaid diagram
+    cfgen preflight, cfgen doctor    will jobs run (before a deploy), why not (after)
     cfgen --version
 
 Exit codes (cfgen.clikit): 0 ok, 1 a check found something, 2 bad input (one
@@ -37,6 +38,8 @@ _DELEGATED: dict[str, tuple[str, str, str]] = {
     "simulate": ("cfgen.cost.cli", "simulate_main", "simulate a workload under interruptions"),
     "docs": ("cfgen.docs.cli", "docs_main", "Markdown tables of parameters and outputs"),
     "diagram": ("cfgen.docs.cli", "diagram_main", "Mermaid diagram of the resources"),
+    "preflight": ("cfgen.preflight.cli", "preflight_main", "will jobs run? checks before a deploy"),
+    "doctor": ("cfgen.preflight.cli", "doctor_main", "why a live stack's jobs are stuck or fail"),
 }
 _LOCAL = ("build", "check", "list")
 
