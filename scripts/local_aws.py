@@ -35,6 +35,36 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
 
+# moto's ExecuteChangeSet creates or updates the resources but never evaluates
+# the stack's Outputs again (describe-stacks shows none), while CreateStack /
+# UpdateStack do (docs/moto-notes.md). deploy.sh deploys through change sets,
+# so the server is moto.server's own main with that one gap closed: after an
+# execution the stack's template, description and outputs are re-read, as
+# UpdateStack does. Nothing else of moto is changed.
+_SERVER = """
+import sys
+from moto.cloudformation.models import CloudFormationBackend
+
+_execute = CloudFormationBackend.execute_change_set
+
+
+def execute_change_set(self, change_set_name, stack_name=None):
+    _execute(self, change_set_name, stack_name)
+    stack = self.stacks[self.describe_change_set(change_set_name).stack_id]
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+    stack.description = stack.template_dict.get("Description")
+    for export in stack.exports:  # as CreateStack registers them (DeleteStack pops them)
+        self.exports[export.name] = export
+
+
+CloudFormationBackend.execute_change_set = execute_change_set
+from moto.server import main
+
+main(sys.argv[2:])
+"""
+
+
 class UsageError(Exception):
     """Bad input from the caller (exit 2)."""
 
@@ -108,7 +138,8 @@ def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
     log = log_file.open("ab") if log_file else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            # argv holds "moto.server": _is_our_server() recognises the process by it.
+            [sys.executable, "-c", _SERVER, "moto.server", "-H", HOST, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
