@@ -266,11 +266,12 @@ if ! out="$(awscli cloudformation create-change-set --stack-name "$stack" \
 fi
 change_set_id="$(printf '%s' "$out" | tail -n 1)"
 
-# discard_change_set: delete it; a CREATE change set's REVIEW_IN_PROGRESS stack too.
+# discard_change_set: delete it; the REVIEW_IN_PROGRESS stack a CREATE change set
+# made too (only if it did not exist before: another one may hold others' change sets).
 discard_change_set() {
     awscli cloudformation delete-change-set --change-set-name "$change_set_id" \
         --stack-name "$stack" >/dev/null 2>&1 || log "could not delete change set $change_set_id"
-    if [[ "$change_set_type" == CREATE && "$(stack_status "$stack")" == REVIEW_IN_PROGRESS ]]; then
+    if [[ -z "$status" && "$(stack_status "$stack")" == REVIEW_IN_PROGRESS ]]; then
         awscli cloudformation delete-stack --stack-name "$stack" >/dev/null 2>&1 ||
             log "could not delete the empty stack $stack (REVIEW_IN_PROGRESS)"
     fi

@@ -355,7 +355,9 @@ def resolve_parameters(template: dict[str, Any], values: dict[str, str]) -> dict
             continue
         ptype = str(spec.get("Type", "String")) if isinstance(spec, dict) else "String"
         if ptype == "CommaDelimitedList" or ptype.startswith("List<"):
-            typed[key] = [v.strip() for v in value.split(",")] if value else []
+            # "a,b" from AWS; moto shows a list parameter as "['a', 'b']".
+            items = value.strip("[]").split(",") if value else []
+            typed[key] = [v.strip().strip("'\"") for v in items if v.strip()]
         else:
             typed[key] = value
 
@@ -714,10 +716,7 @@ def _template_text(args: argparse.Namespace) -> str:
         raise UsageError(str(err)) from None
 
 
-def _parameters(
-    new: dict[str, Any], stack: dict[str, Any] | None, given: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Given values; every other parameter the stack has keeps its previous value."""
+def _check_given(new: dict[str, Any], given: dict[str, str]) -> None:
     raw = new.get("Parameters")
     declared: dict[str, Any] = raw if isinstance(raw, dict) else {}
     for key in given:
@@ -726,6 +725,15 @@ def _parameters(
                 f"parameter {key!r}: not a parameter of the template "
                 f"(it has: {', '.join(declared)})"
             )
+
+
+def _parameters(
+    new: dict[str, Any], stack: dict[str, Any] | None, given: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Given values; every other parameter the stack has keeps its previous value."""
+    raw = new.get("Parameters")
+    declared: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    _check_given(new, given)
     previous = {p["ParameterKey"] for p in (stack or {}).get("Parameters") or []}
     out: list[dict[str, Any]] = [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
     out += [
@@ -745,6 +753,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             f"{TEMPLATE_BODY_MAX}"
         )
     new = _decode(text, "template", UsageError) if text else {"Resources": {}}
+    _check_given(new, dict(args.parameters))
     cfn, batch = _clients()
     stack = _stack(cfn, args.stack)
     exists = stack is not None and stack.get("StackStatus") != "REVIEW_IN_PROGRESS"
@@ -807,23 +816,22 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan = _plan_from(args.stack, cs_type, desc, old, new, old_values, given, cfn, batch)
     finally:
         if created and not args.keep:
-            _discard(cfn, args.stack, change_set, cs_type)
+            # A new stack's REVIEW_IN_PROGRESS stack goes too, but only if plan made it.
+            _discard(cfn, args.stack, change_set, delete_stack=stack is None)
     return plan
 
 
-def _discard(cfn: Any, stack: str, change_set: str, cs_type: str) -> None:
-    """Delete the plan's change set; for a new stack, the REVIEW_IN_PROGRESS stack too."""
+def _discard(cfn: Any, stack: str, change_set: str, *, delete_stack: bool) -> None:
+    """Delete the plan's change set; with DELETE_STACK, the REVIEW_IN_PROGRESS stack too."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        if cs_type == "CREATE":
+        cfn.delete_change_set(StackName=stack, ChangeSetName=change_set)
+        if delete_stack:
             # A CREATE change set makes a stack in REVIEW_IN_PROGRESS that holds
-            # it; deleting that stack deletes its change sets.
-            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-create.html
-            cfn.delete_change_set(StackName=stack, ChangeSetName=change_set)
+            # it; it stays (empty) until it is deleted.
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
             cfn.delete_stack(StackName=stack)
-        else:
-            cfn.delete_change_set(StackName=stack, ChangeSetName=change_set)
     except (ClientError, BotoCoreError) as err:
         print(
             f"cfgen plan: warning: could not delete change set {change_set}: {err}", file=sys.stderr
