@@ -4,6 +4,7 @@
 #   scripts/deploy.sh [--stack-name NAME] [--template FILE | --cfgen-profile NAME]
 #                     [--vpc-id VPC] [--subnet-ids SUBNET,SUBNET...]
 #                     [--param Key=Value]... [Key=Value]... [--timeout SECONDS]
+#                     [--require-approval never|replacement|broadening|any-change]
 #
 #   --stack-name NAME    stack to create or update (default: $CFGEN_STACK_NAME or "batch")
 #   --template FILE      deploy this template; default: render one with
@@ -15,9 +16,19 @@
 #   --param Key=Value, Key=Value  a stack parameter (repeatable). On update, every
 #                        parameter you do not give keeps its previous value.
 #   --timeout SECONDS    give up waiting after this long (default 3600)
+#   --require-approval LEVEL  when to ask before executing (default replacement):
+#                        never; replacement: a resource is replaced or removed, or
+#                        running jobs are interrupted; broadening: that, or IAM /
+#                        security-group access is broadened (new roles included);
+#                        any-change: every change.
 #
-# The stack is created with --capabilities CAPABILITY_IAM. An update with no
-# changes is not an error. Progress (stack events) goes to stderr; at the end
+# Every deploy, the first one too, goes through a change set: deploy.sh creates
+# it (CREATE or UPDATE, --capabilities CAPABILITY_IAM), prints `cfgen plan` of it
+# on stderr, asks "Execute ...? [y/N]" on the terminal when the level requires
+# approval, and executes exactly that change set. Without a terminal (CI) a plan
+# that needs approval is refused. A refused plan deletes its change set (and a
+# new stack's empty REVIEW_IN_PROGRESS stack) and leaves the stack untouched:
+# exit 3. An update with no changes is not an error. Progress (stack events) goes to stderr; at the end
 # the stack outputs are printed on stdout as "Key<TAB>Value" lines. On failure
 # each failed resource is printed with its reason and the exit code is 1.
 # Bad arguments: one line on stderr, exit 2.
@@ -36,6 +47,7 @@ cfgen_profile=""
 vpc_id=""
 subnet_ids=""
 timeout=3600
+require_approval=replacement
 declare -a param_keys=()
 declare -A params=()
 
@@ -90,6 +102,14 @@ while (($#)); do
         need_value "$1" $#
         check_int_range --timeout "$2" 1 86400
         timeout=$2
+        shift 2
+        ;;
+    --require-approval)
+        need_value "$1" $#
+        case "$2" in
+        never | replacement | broadening | any-change) require_approval=$2 ;;
+        *) usage_error "--require-approval: '$2' is not one of never, replacement, broadening, any-change" ;;
+        esac
         shift 2
         ;;
     -*) usage_error "unknown option '$1' (see --help)" ;;
@@ -153,7 +173,7 @@ done
 # --- create or update ----------------------------------------------------------
 status="$(stack_status "$stack")"
 case "$status" in
-"") action=create ;;
+"" | REVIEW_IN_PROGRESS) action=create ;; # REVIEW_IN_PROGRESS: a new stack whose change set was never executed
 CREATE_COMPLETE | UPDATE_COMPLETE | UPDATE_ROLLBACK_COMPLETE | IMPORT_COMPLETE | IMPORT_ROLLBACK_COMPLETE)
     action=update
     ;;
@@ -227,27 +247,105 @@ params_json="$workdir/parameters.json"
     printf ']\n'
 } >"$params_json"
 
-last_event="$(newest_event_id "$stack")"
-log "${action/%e/ing} stack $stack from $template"
-if [[ "$action" == create ]]; then
-    if ! out="$(awscli cloudformation create-stack --stack-name "$stack" \
-        --template-body "file://$template" --parameters "file://$params_json" \
-        --capabilities CAPABILITY_IAM --query StackId --output text 2>&1)"; then
-        die "create-stack failed: $(cli_error "$out")"
+# --- the change set: create, show, approve, execute ----------------------------
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html
+change_set_type=UPDATE
+[[ "$action" == create ]] && change_set_type=CREATE
+change_set_name="cfgen-deploy-$(date -u +%Y%m%d%H%M%S)-$$"
+log "creating $change_set_type change set $change_set_name for stack $stack from $template"
+if ! out="$(awscli cloudformation create-change-set --stack-name "$stack" \
+    --change-set-name "$change_set_name" --change-set-type "$change_set_type" \
+    --template-body "file://$template" --parameters "file://$params_json" \
+    --capabilities CAPABILITY_IAM --query Id --output text 2>&1)"; then
+    if [[ "$out" == *"No updates are to be performed"* ]]; then
+        log "stack $stack is already up to date: no changes"
+        print_outputs "$stack"
+        exit 0
     fi
-else
-    if ! out="$(awscli cloudformation update-stack --stack-name "$stack" \
-        --template-body "file://$template" --parameters "file://$params_json" \
-        --capabilities CAPABILITY_IAM --query StackId --output text 2>&1)"; then
-        if [[ "$out" == *"No updates are to be performed"* ]]; then
-            log "stack $stack is already up to date: no changes"
-            print_outputs "$stack"
-            exit 0
-        fi
-        die "update-stack failed: $(cli_error "$out")"
+    die "create-change-set failed: $(cli_error "$out")"
+fi
+change_set_id="$(printf '%s' "$out" | tail -n 1)"
+
+# discard_change_set: delete it; the REVIEW_IN_PROGRESS stack a CREATE change set
+# made too (only if it did not exist before: another one may hold others' change sets).
+discard_change_set() {
+    awscli cloudformation delete-change-set --change-set-name "$change_set_id" \
+        --stack-name "$stack" >/dev/null 2>&1 || log "could not delete change set $change_set_id"
+    if [[ -z "$status" && "$(stack_status "$stack")" == REVIEW_IN_PROGRESS ]]; then
+        awscli cloudformation delete-stack --stack-name "$stack" >/dev/null 2>&1 ||
+            log "could not delete the empty stack $stack (REVIEW_IN_PROGRESS)"
+    fi
+}
+
+poll="$(poll_seconds)"
+start=$SECONDS
+while :; do
+    if ! cs="$(awscli cloudformation describe-change-set --change-set-name "$change_set_id" \
+        --stack-name "$stack" --query '[Status,StatusReason]' --output text 2>&1)"; then
+        discard_change_set
+        die "describe-change-set failed: $(cli_error "$cs")"
+    fi
+    cs_status="${cs%%$'\t'*}"
+    case "$cs_status" in
+    CREATE_PENDING | CREATE_IN_PROGRESS) ;;
+    *) break ;;
+    esac
+    if ((SECONDS - start >= timeout)); then
+        discard_change_set
+        die "change set $change_set_name still $cs_status after ${timeout}s"
+    fi
+    sleep "$poll"
+done
+if [[ "$cs_status" == FAILED ]]; then
+    reason="${cs#*$'\t'}"
+    discard_change_set
+    if [[ "$reason" == *"didn't contain changes"* || "$reason" == *"No updates are to be performed"* ]]; then
+        log "stack $stack is already up to date: no changes"
+        print_outputs "$stack"
+        exit 0
+    fi
+    die "change set $change_set_name failed: $reason"
+fi
+
+# The plan of exactly this change set (cfgen plan describes it, never executes it).
+py="$(default_python)"
+plan_rc=0
+"$py" -m cfgen plan --stack "$stack" --change-set "$change_set_id" --template "$template" \
+    --json-out "$workdir/plan.json" >&2 || plan_rc=$?
+if ((plan_rc > 1)); then
+    discard_change_set
+    die "cfgen plan of change set $change_set_name failed (exit $plan_rc); the stack is untouched"
+fi
+needs="$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["approval_required"][sys.argv[2]])' \
+    "$workdir/plan.json" "$require_approval")" || {
+    discard_change_set
+    die "could not read the plan in $workdir/plan.json"
+}
+if [[ "$needs" == True ]]; then
+    if [[ -t 0 ]]; then
+        printf '%s' "Execute change set $change_set_name on stack $stack (--require-approval $require_approval)? [y/N] " >&2
+        answer=""
+        read -r answer || true
+    else
+        answer=""
+        log "the plan needs approval (--require-approval $require_approval) and there is no terminal to ask"
+    fi
+    if [[ ! "$answer" =~ ^([yY]|[yY][eE][sS])$ ]]; then
+        discard_change_set
+        log "not approved: deleted change set $change_set_name; stack $stack is untouched (approve with --require-approval never, or run on a terminal)"
+        exit 3
     fi
 fi
-stack_id="$(printf '%s' "$out" | tail -n 1)"
+
+last_event="$(newest_event_id "$stack")"
+log "executing change set $change_set_name on stack $stack"
+if ! out="$(awscli cloudformation execute-change-set --change-set-name "$change_set_id" \
+    --stack-name "$stack" 2>&1)"; then
+    discard_change_set
+    die "execute-change-set failed: $(cli_error "$out")"
+fi
+stack_id="$(awscli cloudformation describe-change-set --change-set-name "$change_set_id" \
+    --stack-name "$stack" --query StackId --output text 2>/dev/null | tail -n 1)" || stack_id=""
 [[ "$stack_id" == arn:* ]] || stack_id=$stack
 
 wait_for_stack "$stack_id" "$last_event" "$timeout"

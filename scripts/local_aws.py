@@ -52,6 +52,58 @@ STOP_TIMEOUT_S = 10.0
 SERVER_MODULES = ("moto", "flask", "flask_cors", "werkzeug")
 INSTALL = "python -m pip install -e '.[test]'  (or: python -m pip install 'moto[server]')"
 
+# deploy.sh deploys through change sets, and moto 5.2.5 gets two things about
+# them wrong (docs/moto-notes.md, "Change sets"): ExecuteChangeSet never
+# evaluates the stack's Outputs again nor registers its exports (describe-stacks
+# shows no outputs; DeleteStack then fails with HTTP 500), and CreateChangeSet
+# resolves a parameter given with UsePreviousValue to its *parsed* value (a
+# list, a number), which ExecuteChangeSet then splits again (HTTP 500) or sees
+# as changed (it re-creates every resource that refers to it). So the server is
+# moto.server's own main with those gaps closed: after an execution the stack's
+# template, description, outputs, exports and parameters are read again, as
+# CreateStack / UpdateStack do, and UsePreviousValue keeps the value as it was
+# given, as UpdateStack does. Nothing else of moto changes.
+_SERVER = """
+import sys
+from moto.cloudformation.models import CloudFormationBackend
+
+_execute = CloudFormationBackend.execute_change_set
+
+
+def execute_change_set(self, change_set_name, stack_name=None):
+    change_set = self.describe_change_set(change_set_name)
+    _execute(self, change_set_name, stack_name)
+    stack = self.stacks[change_set.stack_id]
+    stack.parameters = change_set.parameters  # as UpdateStack records them
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+    stack.description = stack.template_dict.get("Description")
+    for export in stack.exports:  # as CreateStack registers them (DeleteStack pops them)
+        self.exports[export.name] = export
+
+
+CloudFormationBackend.execute_change_set = execute_change_set
+_create = CloudFormationBackend.create_change_set
+
+
+def create_change_set(self, *args, **kwargs):
+    params = dict(kwargs.get("parameters") or {})
+    stack = next((s for s in self.stacks.values() if s.name == kwargs.get("stack_name")), None)
+    if stack is not None and kwargs.get("change_set_type") == "UPDATE":
+        raw, resolved = stack.parameters or {}, stack.stack_parameters
+        for key, value in params.items():
+            if key in raw and key in resolved and value == resolved[key]:
+                params[key] = raw[key]  # UsePreviousValue: the value as given, like UpdateStack
+    kwargs["parameters"] = {k: ",".join(v) if isinstance(v, list) else v for k, v in params.items()}
+    return _create(self, *args, **kwargs)
+
+
+CloudFormationBackend.create_change_set = create_change_set
+from moto.server import main
+
+main(sys.argv[2:])
+"""
+
 
 class EmulatorError(Exception):
     """The emulator could not be started or stopped (exit 1)."""
@@ -133,7 +185,8 @@ def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
     log = log_file.open("ab")
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            # argv holds "moto.server": _is_our_server() recognises the process by it.
+            [sys.executable, "-c", _SERVER, "moto.server", "-H", HOST, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

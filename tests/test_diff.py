@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgen.diff import diff, load, main
+from cfgen.diff import Change, diff, load, main
 
 BASE = """\
 Resources:
@@ -229,3 +229,72 @@ def test_switching_to_a_custom_service_role_replaces_the_ce(tmp_path: Path) -> N
     role = "      ServiceRole: arn:aws:iam::123456789012:role/batch\n"
     old, new = write(tmp_path, "a.yaml"), write(tmp_path, "b.yaml", service_role=role)
     assert kinds(old, new) == [("REPLACE", "SpotCe"), ("INTERRUPT", "SpotCe")]
+
+
+# --- cfn-lint's schemas: current enough, and loadable (issue 12 item 14) -------------
+
+
+def _diff(tmp_path: Path, old: str, new: str) -> list[Change]:
+    (tmp_path / "old.yaml").write_text(old, encoding="utf-8")
+    (tmp_path / "new.yaml").write_text(new, encoding="utf-8")
+    return diff(load(str(tmp_path / "old.yaml")), load(str(tmp_path / "new.yaml")))
+
+
+def test_job_queue_tags_change_in_place(tmp_path: Path) -> None:
+    """With cfn-lint >= MIN_CFN_LINT the JobQueue schema has no create-only Tags."""
+    old = BASE.format(**DEFAULTS)
+    new = old.replace("      Priority: 1\n", "      Priority: 1\n      Tags: {team: data}\n", 1)
+    assert "Tags: {team: data}" in new
+    changes = _diff(tmp_path, old, new)
+    assert not [c for c in changes if c.logical_id == "Queue"]
+
+
+def test_compute_environment_tags_still_replace(tmp_path: Path) -> None:
+    old = BASE.format(**DEFAULTS)
+    new = old.replace("      Type: MANAGED\n", "      Type: MANAGED\n      Tags: {team: data}\n", 1)
+    kinds = {(c.kind, c.logical_id) for c in _diff(tmp_path, old, new)}
+    assert ("REPLACE", "SpotCe") in kinds
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("1.20.0", False), ("1.51.0", False), ("1.51.1", True), ("1.58.0", True), ("2.0.0", True)],
+)
+def test_minimum_cfn_lint_version(version: str, ok: bool) -> None:
+    from cfgen.diff import MIN_CFN_LINT, UsageError, check_cfn_lint
+
+    assert MIN_CFN_LINT == (1, 51, 1)
+    if ok:
+        check_cfn_lint(version)
+    else:
+        with pytest.raises(UsageError, match=rf"cfn-lint {version}: older than 1\.51\.1"):
+            check_cfn_lint(version)
+
+
+def test_installed_cfn_lint_is_recent_enough_and_pinned() -> None:
+    from cfgen.diff import check_cfn_lint
+
+    check_cfn_lint()  # the one this suite runs with
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text("utf-8")
+    assert '"cfn-lint[sarif]>=1.51.1"' in pyproject
+
+
+def test_a_schema_cfn_lint_cannot_load_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = "Resources:\n  Thing:\n    Type: AWS::Nope::Thing\n    Properties: {A: 1}\n"
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(template, encoding="utf-8")
+    new.write_text(template.replace("A: 1", "A: 2"), encoding="utf-8")
+    assert main([str(old), str(new)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "cfgen diff: error: resource type 'AWS::Nope::Thing': cfn-lint has no schema for it "
+        "(ResourceNotFoundError); its create-only properties are unknown\n"
+    )
+
+
+def test_custom_resources_have_no_schema_and_are_fine(tmp_path: Path) -> None:
+    template = "Resources:\n  Thing:\n    Type: Custom::Mine\n    Properties: {ServiceToken: a}\n"
+    assert _diff(tmp_path, template, template.replace("a}", "b}")) == []

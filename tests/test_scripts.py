@@ -107,6 +107,8 @@ BAD_ARGS = [
     ("deploy.sh", ["VpcId=vpc-1"], "--param: give VpcId with --vpc-id"),
     ("deploy.sh", ["--timeout", "0"], "--timeout: '0' is not a whole number from 1 to 86400"),
     ("deploy.sh", ["--stack-name"], "--stack-name: needs a value"),
+    ("deploy.sh", ["--require-approval", "sometimes"], "--require-approval: 'sometimes' is not"),
+    ("deploy.sh", ["--require-approval"], "--require-approval: needs a value"),
     (
         "deploy.sh",
         ["--template", "README.md", "--cfgen-profile", "gpu"],

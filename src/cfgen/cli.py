@@ -34,6 +34,7 @@ PROG = "cfgen"
 _DELEGATED: dict[str, tuple[str, str, str]] = {
     "lint": ("cfgen.lint.cli", "main", "run cfn-lint with cfgen's Batch-on-Spot rules"),
     "diff": ("cfgen.diff", "main", "show what updating OLD to NEW would replace or interrupt"),
+    "plan": ("cfgen.plan", "main", "create a change set for a stack and show what it would do"),
     "cost": ("cfgen.cost.cli", "cost_main", "hourly cost of a profile, Spot against On-Demand"),
     "simulate": ("cfgen.cost.cli", "simulate_main", "simulate a workload under interruptions"),
     "docs": ("cfgen.docs.cli", "docs_main", "Markdown tables of parameters and outputs"),

@@ -16,12 +16,15 @@ Reports, per resource:
 * ``ADD``       new in NEW (for information).
 
 Exit codes: 0 nothing risky, 1 a compute environment or job queue would be
-replaced or removed, 2 bad input (one line on stderr).
+replaced or removed, 2 bad input (one line on stderr): an unreadable template,
+a resource type cfn-lint has no schema for, or a cfn-lint older than
+MIN_CFN_LINT.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,14 +102,55 @@ def load(path: str) -> dict[str, Any]:
     return template
 
 
+#: The oldest cfn-lint whose bundled schemas are current enough for this diff:
+#: before 1.51.1 (schemas of 2026-05-21) AWS::Batch::JobQueue's schema listed
+#: Tags as create-only, so a tag change on a queue was reported as a replacement
+#: although CloudFormation updates queue tags in place.
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobqueue.html
+MIN_CFN_LINT = (1, 51, 1)
+
+
+def check_cfn_lint(version: str | None = None) -> None:
+    """Raise UsageError unless cfn-lint (VERSION, default: the installed one) is recent enough."""
+    if version is None:
+        from importlib.metadata import version as installed
+
+        version = installed("cfn-lint")
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    if parts < MIN_CFN_LINT:
+        need = ".".join(map(str, MIN_CFN_LINT))
+        raise UsageError(
+            f"cfn-lint {version}: older than {need}, whose resource schemas cfgen diff needs "
+            f"(pip install 'cfn-lint>={need}')"
+        )
+
+
+def _has_schema(resource_type: str) -> bool:
+    """Types without a registry schema: custom resources, SAM, modules."""
+    return not (
+        resource_type.startswith(("Custom::", "AWS::Serverless::"))
+        or resource_type.endswith("::MODULE")
+        or resource_type == "AWS::CloudFormation::CustomResource"
+    )
+
+
 def create_only_paths(resource_type: str) -> list[tuple[str, ...]]:
-    """Create-only property paths below Properties, cut at the first array wildcard."""
+    """Create-only property paths below Properties, cut at the first array wildcard.
+
+    A resource type whose schema cfn-lint cannot load is an error (UsageError):
+    without it a replacement would go unreported.
+    """
+    if not _has_schema(resource_type):
+        return []
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
     try:
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type)
-    except Exception:
-        return []
+    except Exception as err:
+        raise UsageError(
+            f"resource type {resource_type!r}: cfn-lint has no schema for it "
+            f"({type(err).__name__}); its create-only properties are unknown"
+        ) from None
     out: list[tuple[str, ...]] = []
     for raw in schema.schema.get("createOnlyProperties", []):
         parts: list[str] = []
@@ -295,6 +339,7 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("new", metavar="NEW", help="template to deploy")
     parser.add_argument("--json", action="store_true", help="print the changes as JSON")
     args = parser.parse_args(argv)
+    check_cfn_lint()
     old, new = load(args.old), load(args.new)
     changes = diff(old, new)
     if args.json:

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.e2e
 NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 STACK = "cfgen-fails"
 STACK_ID = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}/0f0e0d0c"
+CHANGE_SET_ID = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/0a0b0c0d"
 SPOT_REASON = (
     'Resource handler returned message: "Error executing request, Exception : '
     "Instance type 'x9.huge' is not supported in us-east-1\""
@@ -75,6 +76,7 @@ class ScriptedCloudFormation(BaseHTTPRequestHandler):
     """The CloudFormation Query API for one stack whose creation fails."""
 
     created = False
+    change_set = False
     polls = 0
     calls: ClassVar[list[str]] = []
 
@@ -101,6 +103,40 @@ class ScriptedCloudFormation(BaseHTTPRequestHandler):
         elif action == "CreateStack":
             cls.created = True
             self._ok(action, f"<StackId>{STACK_ID}</StackId>")
+        elif action == "CreateChangeSet":
+            # deploy.sh creates every stack through a CREATE change set.
+            cls.change_set = True
+            self._ok(action, f"<Id>{CHANGE_SET_ID}</Id><StackId>{STACK_ID}</StackId>")
+        elif action == "DescribeChangeSet" and cls.change_set:
+            changes = "".join(
+                "<member><Type>Resource</Type><ResourceChange><Action>Add</Action>"
+                f"<LogicalResourceId>{logical}</LogicalResourceId>"
+                f"<ResourceType>{rtype}</ResourceType></ResourceChange></member>"
+                for logical, rtype in (
+                    ("ComputeSecurityGroup", "AWS::EC2::SecurityGroup"),
+                    ("JobQueue", "AWS::Batch::JobQueue"),
+                    ("SpotComputeEnvironment", "AWS::Batch::ComputeEnvironment"),
+                )
+            )
+            self._ok(
+                action,
+                f"<ChangeSetName>cs</ChangeSetName><ChangeSetId>{CHANGE_SET_ID}</ChangeSetId>"
+                f"<StackId>{STACK_ID}</StackId><StackName>{STACK}</StackName>"
+                "<Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus>"
+                f"<Changes>{changes}</Changes>",
+            )
+        elif action == "ExecuteChangeSet" and cls.change_set:
+            cls.created = True
+            self._ok(action, "")
+        elif not cls.created and cls.change_set and action == "DescribeStacks":
+            self._ok(
+                action,
+                f"<Stacks><member><StackName>{STACK}</StackName><StackId>{STACK_ID}</StackId>"
+                "<CreationTime>2026-01-01T00:00:00Z</CreationTime>"
+                "<StackStatus>REVIEW_IN_PROGRESS</StackStatus></member></Stacks>",
+            )
+        elif not cls.created and cls.change_set and action == "DescribeStackEvents":
+            self._ok(action, "<StackEvents></StackEvents>")
         elif not cls.created:
             self._error(f"Stack with id {form.get('StackName', STACK)} does not exist")
         elif action == "DescribeStacks":
@@ -194,7 +230,9 @@ def test_deploy_streams_events_and_reports_each_failed_resource(
         f"  SpotComputeEnvironment (AWS::Batch::ComputeEnvironment): {SPOT_REASON}",
         "  JobQueue (AWS::Batch::JobQueue): Resource creation cancelled",
     ]
-    assert ScriptedCloudFormation.calls.count("CreateStack") == 1
+    assert ScriptedCloudFormation.calls.count("CreateChangeSet") == 1
+    assert ScriptedCloudFormation.calls.count("ExecuteChangeSet") == 1
+    assert "CreateStack" not in ScriptedCloudFormation.calls
 
 
 # --- destroy.sh with jobs in flight ------------------------------------------------

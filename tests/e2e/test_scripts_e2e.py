@@ -112,14 +112,15 @@ def test_errors_are_one_line(emulator: Emulator) -> None:
         f"deploy.sh: --param: 'MaxvCpus' is not a parameter of {template} (it has: RepositoryName)"
     )
 
-    # moto fails CreateStack itself (no rollback): the reason is reported in one line.
+    # moto fails ExecuteChangeSet itself (no rollback; deploy.sh creates every stack
+    # through a change set): the reason is reported in one line.
     proc = script(
         "deploy.sh", "--stack-name", "cfgen-bad", "--template", template,
         "RepositoryName=Upper_Case", env=env,
     )  # fmt: skip
     assert proc.returncode == 1
     line = proc.stderr.splitlines()[-1]
-    assert line.startswith("deploy.sh: create-stack failed: ")
+    assert line.startswith("deploy.sh: execute-change-set failed: ")
     assert "repositoryName" in line
 
 

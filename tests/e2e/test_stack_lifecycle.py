@@ -423,11 +423,17 @@ def test_deploy_run_update_destroy(
     # Without --template, deploy.sh renders the default profile (python -m cfgen),
     # which is build/cloudformation.yaml (the golden test keeps them equal).
     update_args = ["--template", str(template_path)] if template_path != TEMPLATE else []
+    # New instance types are an infrastructure update that replaces the CEs'
+    # instances: the plan says so, and the default --require-approval
+    # (replacement) would refuse it without a terminal, so approve in advance.
     proc = script(
-        "deploy.sh", "--stack-name", STACK, *update_args,
+        "deploy.sh", "--stack-name", STACK, *update_args, "--require-approval", "never",
         "--param", "MaxvCpus=512", "--param", "InstanceTypes=c7i.large,m7i.large", env=env,
     )  # fmt: skip
     assert proc.returncode == 0, explain(proc)
+    assert "Interrupts running jobs:\n  OnDemandComputeEnvironment: infrastructure update" in (
+        proc.stderr
+    )
     if not update_args:
         assert "rendering the 'default' profile" in proc.stderr
     assert "UPDATE_COMPLETE" in proc.stderr
