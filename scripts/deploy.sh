@@ -139,19 +139,25 @@ for key in VpcId SubnetIds; do
         usage_error "--param: give $key with --vpc-id / --subnet-ids, not as $key=..."
     fi
 done
-require_aws_cli
-
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 
-# --- the template -------------------------------------------------------------
+# --- the template (rendered before any AWS call: a bad profile is bad input) ---
 if [[ -z "$template" ]]; then
     template="$workdir/cloudformation.yaml"
     py="$(default_python)"
-    log "rendering the '${cfgen_profile:-default}' profile with $py -m cfgen"
-    "$py" -m cfgen --profile "${cfgen_profile:-default}" -o "$template" ||
-        die "rendering the template failed (python -m cfgen)"
+    set +e
+    render_error="$("$py" -m cfgen --profile "${cfgen_profile:-default}" -o "$template" 2>&1 >/dev/null)"
+    render_rc=$?
+    set -e
+    if ((render_rc == 2)); then
+        usage_error "--cfgen-profile: ${render_error#cfgen: error: }"
+    elif ((render_rc != 0)); then
+        die "rendering the '${cfgen_profile:-default}' profile failed (python -m cfgen): ${render_error//$'\n'/ }"
+    fi
+    log "rendered the '${cfgen_profile:-default}' profile with $py -m cfgen"
 fi
+require_aws_cli
 size=$(wc -c <"$template")
 if ((size > 51200)); then
     die "template $template is $size bytes; --template-body accepts at most 51200 (upload it to S3 and use the console or --template-url)"

@@ -109,6 +109,8 @@ BAD_ARGS = [
     ("deploy.sh", ["--stack-name"], "--stack-name: needs a value"),
     ("deploy.sh", ["--require-approval", "sometimes"], "--require-approval: 'sometimes' is not"),
     ("deploy.sh", ["--require-approval"], "--require-approval: needs a value"),
+    # A profile that does not exist is bad input, found before any AWS call.
+    ("deploy.sh", ["--cfgen-profile", "nope"], "--cfgen-profile: profile='nope': no such profile"),
     (
         "deploy.sh",
         ["--template", "README.md", "--cfgen-profile", "gpu"],

@@ -106,19 +106,7 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
                 },
             },
             Targets=[
-                Target(
-                    Id="AlertTopic",
-                    Arn=Ref(topic),
-                    InputTransformer=InputTransformer(
-                        InputPathsMap={
-                            "name": "$.detail.jobName",
-                            "id": "$.detail.jobId",
-                            "reason": "$.detail.statusReason",
-                            "queue": "$.detail.jobQueue",
-                        },
-                        InputTemplate='"Batch job <name> (<id>) FAILED in <queue>: <reason>"',
-                    ),
-                )
+                _job_message(Ref(topic), '"Batch job <name> (<id>) FAILED in <queue>: <reason>"')
             ],
         )
     )
@@ -289,6 +277,23 @@ QUEUE_BLOCKED_FIX = (
 )
 
 
+def _job_message(topic: Ref, template: object) -> Target:
+    """An alert-topic target whose message names the job, its queue and the reason."""
+    return Target(
+        Id="AlertTopic",
+        Arn=topic,
+        InputTransformer=InputTransformer(
+            InputPathsMap={
+                "name": "$.detail.jobName",
+                "id": "$.detail.jobId",
+                "reason": "$.detail.statusReason",
+                "queue": "$.detail.jobQueue",
+            },
+            InputTemplate=template,
+        ),
+    )
+
+
 def _add_queue_blocked_rule(t: Template, cfg: Profile, *, topic: Ref, job_queue: Ref) -> Rule:
     """Blocked-queue events of this stack's queue go to the alert topic with reason and fix.
 
@@ -307,21 +312,12 @@ def _add_queue_blocked_rule(t: Template, cfg: Profile, *, topic: Ref, job_queue:
                 "detail": {"jobQueue": [job_queue]},
             },
             Targets=[
-                Target(
-                    Id="AlertTopic",
-                    Arn=topic,
-                    InputTransformer=InputTransformer(
-                        InputPathsMap={
-                            "name": "$.detail.jobName",
-                            "id": "$.detail.jobId",
-                            "reason": "$.detail.statusReason",
-                            "queue": "$.detail.jobQueue",
-                        },
-                        InputTemplate=Sub(
-                            '"Batch queue <queue> is blocked by job <name> (<id>): <reason>. '
-                            + QUEUE_BLOCKED_FIX
-                            + '"'
-                        ),
+                _job_message(
+                    topic,
+                    Sub(
+                        '"Batch queue <queue> is blocked by job <name> (<id>): <reason>. '
+                        + QUEUE_BLOCKED_FIX
+                        + '"'
                     ),
                 )
             ],

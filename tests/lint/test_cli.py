@@ -176,3 +176,21 @@ def test_quickstart_pack_ids_do_not_silence_cfgen(
     assert ":W9503:" in out
     assert ":W9505:" in out
     assert ":E9507:" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--bogus", "x.yaml"], "unrecognized arguments: --bogus"),
+        (["-i"], "argument -i/--ignore-checks: expected at least one argument"),
+        (["--format", "xml", "x.yaml"], "argument -f/--format: invalid choice: 'xml'"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("cfgen lint: error: ") and needle in line, line
