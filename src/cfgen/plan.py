@@ -211,22 +211,24 @@ def _cfn_verdict(rc: dict[str, Any]) -> tuple[str, str]:
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ResourceChange.html
     """
     action = str(rc.get("Action", ""))
-    if action == "Add":
-        return "add", "Add"
-    if action == "Remove":
-        return "remove", "Remove"
-    if action == "Dynamic":
-        return "dynamic", "Dynamic (decided during the update)"
-    if action == "Import":
-        return "add", "Import"
-    replacement = rc.get("Replacement")
-    if replacement == "True":
-        return "replace", "Modify, Replacement: True"
-    if replacement == "Conditional":
-        return "conditional-replace", "Modify, Replacement: Conditional"
-    if replacement == "False":
-        return "modify", "Modify, Replacement: False"
-    return "modify", "Modify, Replacement not reported"
+    if action in _ACTION_VERDICTS:
+        return _ACTION_VERDICTS[action]
+    return _REPLACEMENT_VERDICTS.get(
+        str(rc.get("Replacement")), ("modify", "Modify, Replacement not reported")
+    )
+
+
+_ACTION_VERDICTS = {
+    "Add": ("add", "Add"),
+    "Remove": ("remove", "Remove"),
+    "Dynamic": ("dynamic", "Dynamic (decided during the update)"),
+    "Import": ("add", "Import"),
+}
+_REPLACEMENT_VERDICTS = {
+    "True": ("replace", "Modify, Replacement: True"),
+    "Conditional": ("conditional-replace", "Modify, Replacement: Conditional"),
+    "False": ("modify", "Modify, Replacement: False"),
+}
 
 
 def _causes(rc: dict[str, Any]) -> str:
