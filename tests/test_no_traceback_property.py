@@ -162,6 +162,36 @@ def command_lines(draw: st.DrawFn) -> tuple[str, list[str]]:
     return command, [word for pair in pairs for word in pair]
 
 
+#: Options whose value is a path cfgen writes to.
+WRITING_OPTIONS = ("-o", "--output", "--chart", "--out-dir", "--readme")
+#: Targets outside OUT that are safe to offer: unwritable, so the command must refuse.
+UNWRITABLE = ("/proc/x.yaml",)
+
+
+def _confine_writes(argv: list[str], out: Path) -> list[str]:
+    """Point every path cfgen may write (-o VALUE, --output=VALUE, ...) inside ``out``.
+
+    Run as root, a drawn value such as ``-o /bin/true`` would replace a system
+    binary (it happened); only the scratch folder and an unwritable path stay.
+    """
+    confined: list[str] = []
+    for i, word in enumerate(argv):
+        option, eq, value = word.partition("=")
+        if eq and option in WRITING_OPTIONS:
+            confined.append(f"{option}={_inside(value, out)}")
+        elif i > 0 and argv[i - 1] in WRITING_OPTIONS:
+            confined.append(_inside(word, out))
+        else:
+            confined.append(word)
+    return confined
+
+
+def _inside(value: str, out: Path) -> str:
+    if value.startswith(str(out)) or value in UNWRITABLE or value.startswith("-"):
+        return value
+    return str(out / "elsewhere" / value.lstrip("/").replace("..", "_"))
+
+
 @SETTINGS
 @given(line=command_lines())
 def test_any_arguments_exit_0_or_2_without_traceback_or_partial_file(
@@ -173,6 +203,7 @@ def test_any_arguments_exit_0_or_2_without_traceback_or_partial_file(
     argv = ([command] if command else []) + [
         template if w == "build/cloudformation.yaml" else w.replace("OUT", str(out)) for w in words
     ]
+    argv = _confine_writes(argv, out)
     if command == "simulate" and "--jobs" not in argv:
         argv += ["--jobs", "500"]  # the default 10000 is slow for hundreds of examples
     if command == "build" and "--out-dir" not in argv:
