@@ -97,3 +97,19 @@ def test_readme_subcommand_list_has_no_line_that_reads_like_a_pipe() -> None:
     for line in readme.splitlines():
         if line.startswith("python -m cfgen "):
             assert " | " not in line.split("#")[0], line
+
+
+@pytest.mark.parametrize("command", ["plan", "doctor", "preflight"])
+def test_online_commands_without_a_region_or_credentials_are_one_line(
+    command: str, cfgen_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in cfgen_env.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    done = cfgen_run(env, command, "--stack", "batch")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr

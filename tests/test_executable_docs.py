@@ -16,8 +16,8 @@ Three kinds of exceptions, each visible here or in the block itself:
 * A block whose first line is ``# needs an AWS account`` is checked offline
   instead: ``bash -n``; every ``scripts/*.sh`` option it uses is in that
   script's ``--help``; every ``aws`` command is a real operation (or waiter) of
-  the AWS CLI's service model with real parameter names; ``python -m cfgen``
-  lines run.
+  the AWS CLI's service model with real parameter names; a ``python -m cfgen``
+  subcommand exists and knows every option the line uses (its ``--help``).
 * :data:`SKIPPED`: the reviewed list of blocks not run at all, with why. A
   stale entry (no such block any more) fails the test suite.
 """
@@ -271,6 +271,17 @@ def _check_aws(words: list[str]) -> None:
         )
 
 
+def _check_cfgen(words: list[str], env: dict[str, str]) -> None:
+    """A cfgen command of an account-only block: the subcommand and its options exist."""
+    command = words[:4] if len(words) > 3 and not words[3].startswith("-") else words[:3]
+    done = subprocess.run(
+        [sys.executable, *command[1:], "--help"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"{' '.join(command)} --help: {done.stderr}"
+    for option in _options(words[len(command) :]):
+        assert option in done.stdout, f"{' '.join(command)}: no option {option}"
+
+
 def check_offline(block: Block, tmp: Path) -> None:
     env = _environment(tmp)
     syntax = subprocess.run(["bash", "-n", "-c", block.text], capture_output=True, text=True)
@@ -282,10 +293,7 @@ def check_offline(block: Block, tmp: Path) -> None:
         elif words[0] == "aws":
             _check_aws(words)
         elif words[:3] == ["python", "-m", "cfgen"] and ">" not in words:
-            done = subprocess.run(
-                [sys.executable, *words[1:]], env=env, capture_output=True, check=False
-            )
-            assert done.returncode == 0, done.stderr
+            _check_cfgen(words, env)
         else:
             continue
         checked += 1

@@ -548,9 +548,16 @@ def sg_changes(old: dict[str, Any], new: dict[str, Any]) -> list[RuleChange]:
 def _clients() -> tuple[Any, Any]:
     """CloudFormation and Batch clients; AWS_ENDPOINT_URL, AWS_REGION are honoured by boto3."""
     import boto3
+    from botocore.exceptions import NoRegionError
 
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
-    return session.client("cloudformation"), session.client("batch")
+    try:
+        return session.client("cloudformation"), session.client("batch")
+    except NoRegionError:
+        raise UsageError(
+            "AWS_REGION: not set (and no region in the AWS profile); set AWS_REGION or"
+            " AWS_DEFAULT_REGION"
+        ) from None
 
 
 def _call(what: str, func: Any, **kwargs: Any) -> Any:
