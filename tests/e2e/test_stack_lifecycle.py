@@ -435,7 +435,7 @@ def test_deploy_run_update_destroy(
         proc.stderr
     )
     if not update_args:
-        assert "rendering the 'default' profile" in proc.stderr
+        assert "rendered the 'default' profile" in proc.stderr
     assert "UPDATE_COMPLETE" in proc.stderr
     stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
