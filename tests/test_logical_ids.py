@@ -72,6 +72,16 @@ PROFILE_RESOURCES = {
     "gpu": DEFAULT_RESOURCES,
     "arm64": DEFAULT_RESOURCES,
     "fargate-spot": _FARGATE,
+    # Issue 19: several queues, fair share, escalation to On-Demand.
+    "shared-team": DEFAULT_RESOURCES
+    | {
+        "SchedulingPolicy": "AWS::Batch::SchedulingPolicy",
+        "UrgentJobQueue": "AWS::Batch::JobQueue",
+        "UrgentRetryRateAlarm": "AWS::CloudWatch::Alarm",
+        "EscalationJobQueue": "AWS::Batch::JobQueue",
+        "EscalationRole": "AWS::IAM::Role",
+        "EscalationStateMachine": "AWS::StepFunctions::StateMachine",
+    },
 }
 
 

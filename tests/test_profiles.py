@@ -32,7 +32,14 @@ def queue_order(d: Data) -> list[str]:
 
 
 def test_all_five_profiles_exist() -> None:
-    assert set(list_profiles()) == {"default", "spot-only", "gpu", "arm64", "fargate-spot"}
+    assert set(list_profiles()) == {
+        "default",
+        "spot-only",
+        "gpu",
+        "arm64",
+        "fargate-spot",
+        "shared-team",
+    }
 
 
 @pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
