@@ -53,6 +53,13 @@ from cfgen.lint.rules.queues import (
     MixedPlatformQueue,
     TooManyComputeEnvironments,
 )
+from cfgen.lint.rules.scheduling import (
+    EscalationQueueNotOnDemand,
+    FairShareQueueWithoutShareIdentifier,
+    SchedulingPolicyLimits,
+    SchedulingPriorityRange,
+    ShareIdentifierOnFifoQueue,
+)
 
 __all__ = [
     "Al2023WithA1",
@@ -68,6 +75,8 @@ __all__ = [
     "DuplicateOrder",
     "Ec2SpotTerminationMetric",
     "EndOfSupportImage",
+    "EscalationQueueNotOnDemand",
+    "FairShareQueueWithoutShareIdentifier",
     "FargateForbiddenProperties",
     "FargateJobDefinition",
     "InputPathMissing",
@@ -82,7 +91,10 @@ __all__ = [
     "MultinodeOnSpotOnly",
     "RetryCatchAll",
     "RetryStrategyLimits",
+    "SchedulingPolicyLimits",
+    "SchedulingPriorityRange",
     "SecurityGroupRequired",
+    "ShareIdentifierOnFifoQueue",
     "SnsTopicPolicyForAlarms",
     "SnsTopicPolicyForEvents",
     "SpotFleetRoleNeeded",
