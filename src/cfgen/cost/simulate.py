@@ -121,6 +121,9 @@ class Strategy:
     attempts: int = 3
     checkpoint_minutes: float = 0.0  # 0 = no checkpoints
     fallback: bool = False  # On-Demand fallback CE in the queue
+    #: Escalation (scheduling.escalate_to_on_demand): a job whose Spot attempts
+    #: all end in reclaims runs once more On-Demand, from its checkpoint.
+    escalate: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ class Result:
 
 
 def standard_strategies(checkpoint_minutes: float = 15.0) -> tuple[Strategy, ...]:
-    """The three ways the README compares."""
+    """The four ways the README compares."""
     return (
         Strategy("On-Demand only", spot=False, attempts=1),
         Strategy("recipe: no checkpoints, 3 attempts, no fallback", attempts=3),
@@ -195,6 +198,13 @@ def standard_strategies(checkpoint_minutes: float = 15.0) -> tuple[Strategy, ...
             attempts=5,
             checkpoint_minutes=checkpoint_minutes,
             fallback=True,
+        ),
+        Strategy(
+            "cfgen + escalation: as above, then On-Demand after 5 reclaims",
+            attempts=5,
+            checkpoint_minutes=checkpoint_minutes,
+            fallback=True,
+            escalate=True,
         ),
     )
 
@@ -305,12 +315,21 @@ def simulate(
         else:
             wall[hit[short]] += env.spot_wait_hours
         active = hit
+    if strategy.escalate and strategy.spot and active.size:
+        # The state machine resubmits what Spot reclaims ended to the On-Demand
+        # escalation queue: one more start-up, then the rest of the work.
+        left = active[~done[active]]
+        need = remaining[left] + restart
+        od_hours += float(need.sum())
+        wall[left] += need
+        done[left] = True
+        remaining[left] = 0.0
     useful = float(work[done].sum()) * vcpus
     spot_vh, od_vh = spot_hours * vcpus, od_hours * vcpus
     longest = float(wall.max()) if n else 0.0
     if not strategy.spot:
         makespan = max(od_vh / od_capacity, longest)
-    elif strategy.fallback:
+    elif strategy.fallback or (strategy.escalate and od_vh > 0):
         # The queue keeps both CEs busy while there is a backlog (fluid bound).
         capacity = env.spot_capacity_vcpus + od_capacity
         makespan = max((spot_vh + od_vh) / capacity, longest)
