@@ -47,7 +47,6 @@ SYNC_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 INPUT_JOB_NAME = "jobName"
 INPUT_OVERRIDES = "containerOverrides"
 INPUT_SHARE_ID = "shareIdentifier"
-INPUT_PRIORITY = "schedulingPriority"
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,9 @@ def definition(cfg: Profile, *, fair_share: bool) -> dict[str, Any]:
             "ContainerOverrides.$": f"$.{INPUT_OVERRIDES}",
         }
         if share:
-            # A fair-share queue rejects jobs without a share identifier.
+            # A fair-share queue rejects jobs without a share identifier; the
+            # scheduling priority stays the job definition's.
             params["ShareIdentifier.$"] = f"$.{INPUT_SHARE_ID}"
-            params["SchedulingPriorityOverride.$"] = f"$.{INPUT_PRIORITY}"
         return {"Type": "Task", "Resource": SUBMIT_SYNC, "Parameters": params}
 
     pattern = reclaim_pattern(cfg)
