@@ -47,6 +47,7 @@ BAD = [
     ('[compute]\non_demand_fallback = false\n[scheduling]\nescalate_to_on_demand = true\n',
      "scheduling.escalate_to_on_demand=True", "on_demand_fallback"),
     ('[scheduling]\nqueues = ["a"]\n', "scheduling.queues=['a']", "list of tables"),
+    ('[scheduling]\nescalate_after_attempts = 11\n', "scheduling.escalate_after_attempts=11", "1 and 10"),
 ]  # fmt: skip
 
 
@@ -163,3 +164,16 @@ def test_escalation_role_submits_only_to_its_two_queues(shared: dict[str, Any]) 
         {"Ref": "EscalationJobQueue"},
         {"Ref": "WorkerJobDefinition"},
     ]
+
+
+def test_the_spot_run_of_an_escalating_job_has_fewer_attempts_same_rules(
+    shared: dict[str, Any],
+) -> None:
+    import json
+
+    res = shared["Resources"]
+    text = res["EscalationStateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][0]
+    spot = json.loads(text)["States"]["RunOnSpot"]["Parameters"]
+    job = res["WorkerJobDefinition"]["Properties"]["RetryStrategy"]
+    assert spot["RetryStrategy"]["Attempts"] == 3
+    assert spot["RetryStrategy"]["EvaluateOnExit"] == job["EvaluateOnExit"]

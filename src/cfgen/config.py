@@ -128,6 +128,7 @@ class Scheduling:
     queues: tuple[QueueSpec, ...]
     escalate_to_on_demand: bool
     job_scheduling_priority: int
+    escalate_after_attempts: int = 3
 
     @property
     def fair_share(self) -> bool:
@@ -144,7 +145,7 @@ class Profile:
     storage: Storage
     monitoring: Monitoring
     tags: Mapping[str, str]
-    scheduling: Scheduling = Scheduling((), False, 0)
+    scheduling: Scheduling = Scheduling((), False, 0, 3)
 
     @property
     def output_file(self) -> str:
@@ -536,6 +537,8 @@ SCHEDULING_RANGES: dict[str, tuple[int, int]] = {
     "compute_reservation": (0, 99),
     #: SchedulingPriority of a job definition / SubmitJob override.
     "job_scheduling_priority": (0, 9999),
+    #: RetryStrategy attempts of the Spot submission (Batch: 1-10).
+    "escalate_after_attempts": (1, 10),
 }
 _QUEUE_KEYS = (
     "name",
@@ -546,7 +549,6 @@ _QUEUE_KEYS = (
     "share_decay_seconds",
     "compute_reservation",
 )
-_SCHEDULING_KEYS = ("queues", "escalate_to_on_demand", "job_scheduling_priority")
 
 
 def build_scheduling(data: Mapping[str, Any]) -> Scheduling:
@@ -564,7 +566,9 @@ def build_scheduling(data: Mapping[str, Any]) -> Scheduling:
         "scheduling.job_scheduling_priority", data["job_scheduling_priority"]
     )
     _scheduling_range("scheduling.job_scheduling_priority", "job_scheduling_priority", priority)
-    return Scheduling(queues, escalate, priority)
+    after = _scheduling_int("scheduling.escalate_after_attempts", data["escalate_after_attempts"])
+    _scheduling_range("scheduling.escalate_after_attempts", "escalate_after_attempts", after)
+    return Scheduling(queues, escalate, priority, after)
 
 
 def _scheduling_int(field: str, value: Any) -> int:

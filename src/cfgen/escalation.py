@@ -7,8 +7,9 @@ EscalationStateMachine (AWS::StepFunctions::StateMachine) and EscalationRole
 cfgen.queues.
 
 The state machine submits the job to the first queue (Spot first) with
-``batch:submitJob.sync`` and waits. The job definition's retry strategy still
-retries reclaims on Spot; when the job finally FAILS and its status reason is a
+``batch:submitJob.sync`` and waits; the submission carries the job
+definition's retry rules with ``scheduling.escalate_after_attempts`` attempts.
+When the job finally FAILS and its status reason is a
 Spot reclaim (the same pattern the retry strategy matches), the same job (same
 name, same container overrides) is submitted to EscalationJobQueue, which
 reaches only On-Demand capacity; the worker resumes from its checkpoint in the
@@ -32,7 +33,7 @@ from troposphere.stepfunctions import StateMachine
 
 from cfgen import naming
 from cfgen.config import Platform, Profile
-from cfgen.jobs import FARGATE_SPOT_RECLAIM, SPOT_RECLAIM
+from cfgen.jobs import FARGATE_SPOT_RECLAIM, SPOT_RECLAIM, retry_rules
 from cfgen.queues import Queues
 from cfgen.tags import stack_tags
 
@@ -64,13 +65,25 @@ def reclaim_pattern(cfg: Profile) -> str:
 def definition(cfg: Profile, *, fair_share: bool) -> dict[str, Any]:
     """The Amazon States Language document (JSONPath), with ${...} substitutions."""
 
-    def submit(queue: str, *, share: bool) -> dict[str, Any]:
+    def submit(queue: str, *, share: bool, attempts: int | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {
             "JobName.$": f"$.{INPUT_JOB_NAME}",
             "JobQueue": "${" + queue + "}",
             "JobDefinition": "${JobDefinition}",
             "ContainerOverrides.$": f"$.{INPUT_OVERRIDES}",
         }
+        if attempts is not None:
+            # Fewer attempts on Spot than the job definition's: a job reclaimed
+            # this often goes On-Demand instead of back to Spot. An override
+            # replaces the whole strategy, so the same rules come along.
+            # https://docs.aws.amazon.com/batch/latest/APIReference/API_SubmitJob.html
+            params["RetryStrategy"] = {
+                "Attempts": attempts,
+                "EvaluateOnExit": [
+                    {field: pattern, "Action": action}
+                    for field, pattern, action in retry_rules(cfg.compute.platform)
+                ],
+            }
         if share:
             # A fair-share queue rejects jobs without a share identifier; the
             # scheduling priority stays the job definition's.
@@ -96,7 +109,9 @@ def definition(cfg: Profile, *, fair_share: bool) -> dict[str, Any]:
         "StartAt": "RunOnSpot",
         "States": {
             "RunOnSpot": {
-                **submit("SpotQueue", share=fair_share),
+                **submit(
+                    "SpotQueue", share=fair_share, attempts=cfg.scheduling.escalate_after_attempts
+                ),
                 "ResultPath": "$.spot",
                 "Catch": [
                     {

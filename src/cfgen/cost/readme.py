@@ -133,9 +133,10 @@ against the interruption rate. Other options: `python -m cfgen simulate --help`.
 
 The fourth row is escalation to On-Demand (`scheduling.escalate_to_on_demand`,
 `scripts/submit-job.sh --escalate`, [docs/scheduling.md](docs/scheduling.md)):
-a job that Spot reclaims end after its 5 attempts runs once more On-Demand from
-its checkpoint. In the pessimistic run it finishes {float(pes["cfgen +"][1]):.2f}% of the
-jobs (cfgen alone: {float(pes["cfgen:"][1]):.2f}%) for USD {float(pes["cfgen +"][0]):,.2f}
+the job gets 3 attempts on Spot (`scheduling.escalate_after_attempts`) and, if
+reclaims end all of them, runs once more On-Demand from its checkpoint. In the
+pessimistic run it finishes {float(pes["cfgen +"][1]):.2f}% of the jobs
+(cfgen alone: {float(pes["cfgen:"][1]):.2f}%) for USD {float(pes["cfgen +"][0]):,.2f}
 (cfgen alone: USD {float(pes["cfgen:"][0]):,.2f}; each row has its own random
 reclaims, so small differences are noise). It pays when
 a failed job costs you more than its On-Demand rerun (a deadline, a pipeline

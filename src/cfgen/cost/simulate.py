@@ -200,8 +200,8 @@ def standard_strategies(checkpoint_minutes: float = 15.0) -> tuple[Strategy, ...
             fallback=True,
         ),
         Strategy(
-            "cfgen + escalation: as above, then On-Demand after 5 reclaims",
-            attempts=5,
+            "cfgen + escalation: 3 attempts on Spot, then On-Demand",
+            attempts=3,
             checkpoint_minutes=checkpoint_minutes,
             fallback=True,
             escalate=True,
