@@ -98,3 +98,5 @@ OUTPUTS: Final = (
     OUT_JOB_ROLE,
     OUT_IMAGE_PLATFORM,
 )
+#: Outputs only some profiles have; scripts that read one say what is missing.
+OPTIONAL_OUTPUTS: Final = (OUT_ESCALATION_STATE_MACHINE,)

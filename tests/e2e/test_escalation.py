@@ -157,3 +157,66 @@ def test_the_spot_submission_carries_the_share_identifier() -> None:
     assert spot["JobQueue"] == SPOT_QUEUE
     assert spot["ShareIdentifier.$"] == "$.shareIdentifier"
     assert spot["ContainerOverrides.$"] == "$.containerOverrides"
+
+
+# --------------------------------------------------------------------------- submit-job.sh --escalate
+
+_STACK = {
+    "Resources": {
+        "Machine": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/EscalationRole",
+                "DefinitionString": '{"StartAt":"Wait","States":{"Wait":{"Type":"Wait",'
+                '"Seconds":3600,"End":true}}}',
+            },
+        }
+    },
+    "Outputs": {"EscalationStateMachineArn": {"Value": {"Ref": "Machine"}}},
+}
+
+
+def test_submit_job_escalate_starts_an_execution_with_the_jobs_inputs(
+    emulator: Emulator,
+) -> None:
+    # A stack with just the output the script reads (the full shared-team
+    # stack deploys in test_profiles_e2e.py); moto records the execution's input.
+    emulator.aws(
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        "cfgen-escalate",
+        "--template-body",
+        json.dumps(_STACK),
+    )
+    try:
+        _submit_and_check(emulator)
+    finally:
+        emulator.aws("cloudformation", "delete-stack", "--stack-name", "cfgen-escalate")
+
+
+def _submit_and_check(emulator: Emulator) -> None:
+    from e2e_support import explain, script
+
+    proc = script(
+        "submit-job.sh",
+        "--stack-name",
+        "cfgen-escalate",
+        "--escalate",
+        "--job-name",
+        "shard-7",
+        "--share-id",
+        "analytics",
+        "--env",
+        "SHARD=7",
+        env=emulator.env,
+    )
+    assert proc.returncode == 0, explain(proc)
+    execution = proc.stdout.strip()
+    assert execution.startswith("arn:aws:states:") and execution.endswith(":shard-7"), execution
+    described = emulator.aws("stepfunctions", "describe-execution", "--execution-arn", execution)
+    assert json.loads(described["input"]) == JOB_INPUT
+
+    proc = script("submit-job.sh", "--stack-name", "cfgen-escalate", env=emulator.env)
+    assert proc.returncode == 1
+    assert "has no output JobQueueArn" in proc.stderr
