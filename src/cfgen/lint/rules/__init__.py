@@ -58,6 +58,7 @@ from cfgen.lint.rules.scheduling import (
     FairShareQueueWithoutShareIdentifier,
     SchedulingPolicyLimits,
     SchedulingPriorityRange,
+    SchedulingPriorityWithoutFairShare,
     ShareIdentifierOnFifoQueue,
 )
 
@@ -93,6 +94,7 @@ __all__ = [
     "RetryStrategyLimits",
     "SchedulingPolicyLimits",
     "SchedulingPriorityRange",
+    "SchedulingPriorityWithoutFairShare",
     "SecurityGroupRequired",
     "ShareIdentifierOnFifoQueue",
     "SnsTopicPolicyForAlarms",

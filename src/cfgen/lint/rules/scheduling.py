@@ -312,3 +312,26 @@ class EscalationQueueNotOnDemand(CloudFormationLintRule):
                                 " it must reach only On-Demand (EC2 or FARGATE)",
                             )
         return out.matches()
+
+
+class SchedulingPriorityWithoutFairShare(CloudFormationLintRule):
+    id = "W9580"
+    shortdesc = "SchedulingPriority with no fair-share queue in the template"
+    description = (
+        "A job definition's SchedulingPriority only orders jobs within a share identifier of "
+        "a fair-share queue; with only FIFO queues in the template it has no effect."
+    )
+    source_url = "https://docs.aws.amazon.com/batch/latest/userguide/share-identifiers.html"
+    tags: ClassVar[list[str]] = ["resources", "batch", "fair-share"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        m, out = mdl.model(cfn), mdl.Findings(cfn)
+        if _fair_share_queues(m):
+            return []
+        for jd in m.all_variants(mdl.BATCH_JD):
+            if "SchedulingPriority" in jd.props:
+                out.add(
+                    mdl.res_path(jd.logical_id, "SchedulingPriority"),
+                    "SchedulingPriority has no effect: no queue here has a scheduling policy",
+                )
+        return out.matches()
