@@ -73,11 +73,9 @@ PROFILE_RESOURCES = {
     "arm64": DEFAULT_RESOURCES,
     "fargate-spot": _FARGATE,
     # Issue 19: several queues, fair share, escalation to On-Demand.
-    "shared-team": DEFAULT_RESOURCES
+    "shared-team": {k: v for k, v in DEFAULT_RESOURCES.items() if k != "RetryRateAlarm"}
     | {
         "SchedulingPolicy": "AWS::Batch::SchedulingPolicy",
-        "UrgentJobQueue": "AWS::Batch::JobQueue",
-        "UrgentRetryRateAlarm": "AWS::CloudWatch::Alarm",
         "EscalationJobQueue": "AWS::Batch::JobQueue",
         "EscalationRole": "AWS::IAM::Role",
         "EscalationStateMachine": "AWS::StepFunctions::StateMachine",

@@ -31,18 +31,16 @@ def queue_order(d: Data) -> list[str]:
     return out
 
 
-def test_all_five_profiles_exist() -> None:
-    assert set(list_profiles()) == {
-        "default",
-        "spot-only",
-        "gpu",
-        "arm64",
-        "fargate-spot",
-        "shared-team",
-    }
+SHIPPED = {"default", "spot-only", "gpu", "arm64", "fargate-spot", "shared-team"}
 
 
-@pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
+def test_the_shipped_profiles_exist() -> None:
+    # At least these: users add their own (README "Add your own"), so no count is pinned.
+    assert set(list_profiles()) >= SHIPPED
+    assert list_profiles()[0] == "default"
+
+
+@pytest.mark.parametrize("name", list_profiles())
 def test_every_profile_is_spot_first_with_the_retry_contract(name: str) -> None:
     d = data(name)
     first = d["Resources"][queue_order(d)[0]]["Properties"]["ComputeResources"]["Type"]
@@ -195,7 +193,7 @@ def tags_of(resource: Data) -> dict[str, Any]:
     return dict(tags or {})
 
 
-@pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
+@pytest.mark.parametrize("name", list_profiles())
 def test_cost_allocation_tags_reach_every_taggable_resource_instances_and_jobs(name: str) -> None:
     d = data(name)
     expected = {"project", "environment", "cost-centre", "cfgen-stack"}
@@ -235,7 +233,9 @@ def test_editing_tags_or_renaming_a_profile_never_replaces_compute(tmp_path: Any
     assert diff_main([str(old), str(new)]) == 0  # no replacement or removal
 
 
-@pytest.mark.parametrize("name", list_profiles())
+@pytest.mark.parametrize(
+    "name", [n for n in list_profiles() if load_profile(n).monitoring.retry_alarm]
+)
 def test_retry_alarm_advice_fits_the_profile(name: str) -> None:
     profile = load_profile(name)
     text = to_data(profile)["Resources"]["RetryRateAlarm"]["Properties"]["AlarmDescription"]

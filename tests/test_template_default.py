@@ -459,7 +459,7 @@ def test_topic_policy_lets_eventbridge_publish_scoped_to_the_rule(default_data: 
 
 
 def test_retry_alarm_watches_only_metrics_aws_batch_publishes(default_data: Data) -> None:
-    from cfgen.lint.rules.monitoring import BATCH_METRIC_NAMES
+    from cfgen.lint.support.monitoring import BATCH_METRIC_NAMES
 
     (alarm_id,) = of_type(default_data, "AWS::CloudWatch::Alarm")
     assert alarm_id == "RetryRateAlarm"
@@ -470,7 +470,9 @@ def test_retry_alarm_watches_only_metrics_aws_batch_publishes(default_data: Data
         "retried": "JobsRetried",
         "started": "JobsMovedToStarting",
     }
-    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "JobQueue"}]}]}
+    # The name after the ARN's "/", split with a "/" appended (cfripper --resolve parses it).
+    arn_slash = {"Fn::Sub": ["${QueueArn}/", {"QueueArn": {"Ref": "JobQueue"}}]}
+    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", arn_slash]}]}
     for stat in stats.values():
         assert stat["Metric"]["Namespace"] == "AWS/Batch"
         assert stat["Metric"]["MetricName"] in BATCH_METRIC_NAMES

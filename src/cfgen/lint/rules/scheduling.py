@@ -16,9 +16,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from cfnlint.rules import CloudFormationLintRule, RuleMatch
-
-from cfgen.lint import _model as mdl
+from cfgen.lint import base
+from cfgen.lint import model as mdl
 
 BATCH_SP = "AWS::Batch::SchedulingPolicy"
 SFN_SM = "AWS::StepFunctions::StateMachine"
@@ -98,7 +97,7 @@ def _queue_of(
     return None, None
 
 
-class SchedulingPolicyLimits(CloudFormationLintRule):
+class SchedulingPolicyLimits(base.BatchRule):
     id = "E9580"
     shortdesc = "Fair-share policy outside AWS Batch's limits"
     description = (
@@ -109,8 +108,7 @@ class SchedulingPolicyLimits(CloudFormationLintRule):
     source_url = _SHARES_API
     tags: ClassVar[list[str]] = ["resources", "batch", "fair-share"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for sp in m.all_variants(BATCH_SP):
             fs = sp.props.get("FairsharePolicy")
             if not isinstance(fs, dict):
@@ -170,10 +168,9 @@ class SchedulingPolicyLimits(CloudFormationLintRule):
                             ),
                             f"Share identifier {other!r} overlaps the prefix {prefix!r}",
                         )
-        return out.matches()
 
 
-class FairShareQueueWithoutShareIdentifier(CloudFormationLintRule):
+class FairShareQueueWithoutShareIdentifier(base.BatchRule):
     id = "E9581"
     shortdesc = "Jobs reach a fair-share queue without a share identifier"
     description = (
@@ -184,8 +181,7 @@ class FairShareQueueWithoutShareIdentifier(CloudFormationLintRule):
     source_url = _SUBMIT_API
     tags: ClassVar[list[str]] = ["resources", "batch", "fair-share"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         fair = _fair_share_queues(m)
         for sm in m.all_variants(SFN_SM):
             doc, variables = _definition(sm.props)
@@ -207,10 +203,9 @@ class FairShareQueueWithoutShareIdentifier(CloudFormationLintRule):
                         f"EventBridge cannot pass a share identifier to fair-share queue"
                         f" {m.target(target.get('Arn'))}",
                     )
-        return out.matches()
 
 
-class SchedulingPriorityRange(CloudFormationLintRule):
+class SchedulingPriorityRange(base.BatchRule):
     id = "E9582"
     shortdesc = "Scheduling priority outside 0-9999"
     description = (
@@ -222,8 +217,7 @@ class SchedulingPriorityRange(CloudFormationLintRule):
     )
     tags: ClassVar[list[str]] = ["resources", "batch", "fair-share"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for jd in m.all_variants(mdl.BATCH_JD):
             value = m.number(jd.props.get("SchedulingPriority", 0))
             if not mdl.is_unknown(value) and not 0 <= value <= 9999:
@@ -243,10 +237,9 @@ class SchedulingPriorityRange(CloudFormationLintRule):
                         mdl.res_path(sm.logical_id, key),
                         f"State {name}: SchedulingPriorityOverride {value:g} must be 0-9999",
                     )
-        return out.matches()
 
 
-class ShareIdentifierOnFifoQueue(CloudFormationLintRule):
+class ShareIdentifierOnFifoQueue(base.BatchRule):
     id = "E9583"
     shortdesc = "Share identifier sent to a queue without a scheduling policy"
     description = (
@@ -256,8 +249,7 @@ class ShareIdentifierOnFifoQueue(CloudFormationLintRule):
     source_url = _SUBMIT_API
     tags: ClassVar[list[str]] = ["resources", "batch", "fair-share"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         fair = _fair_share_queues(m)
         for sm in m.all_variants(SFN_SM):
             doc, variables = _definition(sm.props)
@@ -275,10 +267,9 @@ class ShareIdentifierOnFifoQueue(CloudFormationLintRule):
                         mdl.res_path(sm.logical_id, key),
                         f"State {name} sends a share identifier to FIFO queue {queue}",
                     )
-        return out.matches()
 
 
-class EscalationQueueNotOnDemand(CloudFormationLintRule):
+class EscalationQueueNotOnDemand(base.BatchRule):
     id = "E9584"
     shortdesc = "Escalation queue reaches Spot capacity"
     description = (
@@ -291,8 +282,7 @@ class EscalationQueueNotOnDemand(CloudFormationLintRule):
     )
     tags: ClassVar[list[str]] = ["resources", "batch", "escalation"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         escalation = {lid for lid in m.of_type(mdl.BATCH_JQ) if lid.startswith("Escalation")}
         for sm in m.all_variants(SFN_SM):
             _, variables = _definition(sm.props)
@@ -311,11 +301,10 @@ class EscalationQueueNotOnDemand(CloudFormationLintRule):
                                 f"Escalation queue {lid} reaches {ce.logical_id} ({kind});"
                                 " it must reach only On-Demand (EC2 or FARGATE)",
                             )
-        return out.matches()
 
 
-class SchedulingPriorityWithoutFairShare(CloudFormationLintRule):
-    id = "W9580"
+class SchedulingPriorityWithoutFairShare(base.BatchRule):
+    id = "W9585"
     shortdesc = "SchedulingPriority with no fair-share queue in the template"
     description = (
         "A job definition's SchedulingPriority only orders jobs within a share identifier of "
@@ -324,14 +313,12 @@ class SchedulingPriorityWithoutFairShare(CloudFormationLintRule):
     source_url = "https://docs.aws.amazon.com/batch/latest/userguide/share-identifiers.html"
     tags: ClassVar[list[str]] = ["resources", "batch", "fair-share"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         if _fair_share_queues(m):
-            return []
+            return
         for jd in m.all_variants(mdl.BATCH_JD):
             if "SchedulingPriority" in jd.props:
                 out.add(
                     mdl.res_path(jd.logical_id, "SchedulingPriority"),
                     "SchedulingPriority has no effect: no queue here has a scheduling policy",
                 )
-        return out.matches()
