@@ -3,6 +3,7 @@
 #
 #   scripts/submit-job.sh [--stack-name NAME] [--job-name NAME] [--array-size N]
 #                         [--env NAME=VALUE]... [--wait] [--timeout SECONDS]
+#                         [--share-id ID] [--priority N] [--escalate]
 #
 #   --stack-name NAME  the stack (default: $CFGEN_STACK_NAME or "batch"); its
 #                      outputs JobQueueArn and JobDefinitionArn are used
@@ -14,6 +15,14 @@
 #   --wait             follow the job: print each status transition (and the
 #                      array children's counts) until it ends
 #   --timeout SECONDS  with --wait: give up after this long (default 86400)
+#   --share-id ID      share identifier (letters and digits, at most 255): needed
+#                      on a fair-share queue, rejected by a FIFO one
+#   --priority N       scheduling priority within the share, 0-9999 (overrides
+#                      the job definition's SchedulingPriority)
+#   --escalate         start the stack's EscalationStateMachine instead: the job
+#                      runs on Spot and, if reclaims end it, again On-Demand
+#                      (docs/scheduling.md); prints the execution ARN; not with
+#                      --array-size, --wait or --priority
 #
 # Prints the job id on stdout; with --wait also a final line
 # "<job id> SUCCEEDED" or "<job id> FAILED: <reason>". Exit code: 0 submitted /
@@ -28,6 +37,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stack="${CFGEN_STACK_NAME:-batch}"
 job_name="cfgen-$(date -u +%Y%m%d-%H%M%S)"
+share_id=""
+priority=""
+escalate=0
 array_size=""
 wait=0
 timeout=86400
@@ -77,6 +89,23 @@ while (($#)); do
         timeout=$2
         shift 2
         ;;
+    --share-id)
+        (($# >= 2)) || usage_error "--share-id needs a value"
+        [[ "$2" =~ ^[A-Za-z0-9]{1,255}$ ]] ||
+            usage_error "--share-id: '$2' is not a share identifier (letters and digits, at most 255)"
+        share_id=$2
+        shift 2
+        ;;
+    --priority)
+        (($# >= 2)) || usage_error "--priority needs a value"
+        check_int_range --priority "$2" 0 9999
+        priority=$2
+        shift 2
+        ;;
+    --escalate)
+        escalate=1
+        shift
+        ;;
     -*) usage_error "unknown option '$1' (see --help)" ;;
     *) usage_error "unexpected argument '$1' (see --help)" ;;
     esac
@@ -89,7 +118,34 @@ if [[ -n "$array_size" && -z "${env[CFGEN_ARRAY_SIZE]+x}" ]]; then
     env_names+=(CFGEN_ARRAY_SIZE)
     env[CFGEN_ARRAY_SIZE]=$array_size
 fi
+if ((escalate)); then
+    [[ -z "$array_size" ]] || usage_error "--escalate: not with --array-size (one job per execution)"
+    ((!wait)) || usage_error "--escalate: not with --wait (follow the execution in Step Functions)"
+    [[ -z "$priority" ]] || usage_error "--escalate: not with --priority (the job definition's applies)"
+    ((${#job_name} <= 80)) || usage_error "--job-name: '$job_name' is longer than 80, the limit of an execution name"
+fi
 require_aws_cli
+
+if ((escalate)); then
+    machine="$(stack_outputs "$stack" EscalationStateMachineArn)"
+    input="{\"jobName\": $(json_string "$job_name"), \"containerOverrides\": {\"Environment\": ["
+    sep=""
+    for name in "${env_names[@]}"; do
+        input+="$sep{\"Name\": $(json_string "$name"), \"Value\": $(json_string "${env[$name]}")}"
+        sep=", "
+    done
+    input+="]}"
+    [[ -z "$share_id" ]] || input+=", \"shareIdentifier\": $(json_string "$share_id")"
+    input+="}"
+    if ! execution="$(awscli stepfunctions start-execution --state-machine-arn "$machine" \
+        --name "$job_name" --input "$input" --query executionArn --output text 2>&1)"; then
+        die "start-execution failed: $(cli_error "$execution")"
+    fi
+    execution="$(printf '%s' "$execution" | tail -n 1)"
+    log "started escalating execution $job_name (Spot, then On-Demand on reclaims)"
+    printf '%s\n' "$execution"
+    exit 0
+fi
 
 outputs="$(stack_outputs "$stack" JobQueueArn JobDefinitionArn)"
 queue="$(sed -n 1p <<<"$outputs")"
@@ -100,6 +156,8 @@ declare -a cmd=(batch submit-job --job-name "$job_name" --job-queue "$queue"
 if [[ -n "$array_size" ]]; then
     cmd+=(--array-properties "size=$array_size")
 fi
+[[ -z "$share_id" ]] || cmd+=(--share-identifier "$share_id")
+[[ -z "$priority" ]] || cmd+=(--scheduling-priority-override "$priority")
 if ((${#env_names[@]})); then
     overrides='{"environment": ['
     sep=""

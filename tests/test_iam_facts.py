@@ -21,7 +21,7 @@ import pytest
 from cfgen.config import list_profiles, load_profile
 from cfgen.render import to_data
 
-ROLES = ("InstanceRole", "JobRole", "ExecutionRole")
+ROLES = ("InstanceRole", "JobRole", "ExecutionRole", "EscalationRole")
 
 
 @cache

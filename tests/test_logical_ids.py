@@ -73,6 +73,14 @@ PROFILE_RESOURCES = {
     "gpu": DEFAULT_RESOURCES,
     "arm64": DEFAULT_RESOURCES,
     "fargate-spot": _FARGATE,
+    # Issue 19: several queues, fair share, escalation to On-Demand.
+    "shared-team": {k: v for k, v in DEFAULT_RESOURCES.items() if k != "RetryRateAlarm"}
+    | {
+        "SchedulingPolicy": "AWS::Batch::SchedulingPolicy",
+        "EscalationJobQueue": "AWS::Batch::JobQueue",
+        "EscalationRole": "AWS::IAM::Role",
+        "EscalationStateMachine": "AWS::StepFunctions::StateMachine",
+    },
 }
 
 

@@ -31,7 +31,7 @@ def queue_order(d: Data) -> list[str]:
     return out
 
 
-SHIPPED = {"default", "spot-only", "gpu", "arm64", "fargate-spot"}
+SHIPPED = {"default", "spot-only", "gpu", "arm64", "fargate-spot", "shared-team"}
 
 
 def test_the_shipped_profiles_exist() -> None:
@@ -233,7 +233,9 @@ def test_editing_tags_or_renaming_a_profile_never_replaces_compute(tmp_path: Any
     assert diff_main([str(old), str(new)]) == 0  # no replacement or removal
 
 
-@pytest.mark.parametrize("name", list_profiles())
+@pytest.mark.parametrize(
+    "name", [n for n in list_profiles() if load_profile(n).monitoring.retry_alarm]
+)
 def test_retry_alarm_advice_fits_the_profile(name: str) -> None:
     profile = load_profile(name)
     text = to_data(profile)["Resources"]["RetryRateAlarm"]["Properties"]["AlarmDescription"]

@@ -23,11 +23,14 @@ def data(request: pytest.FixtureRequest) -> Data:
 
 def test_blocked_queue_events_of_this_queue_go_to_the_alert_topic(data: Data) -> None:
     rule = data["Resources"]["JobQueueBlockedRule"]["Properties"]
-    # Exact event shape: batch-job-queue-blocked-events.html
+    # Exact event shape: batch-job-queue-blocked-events.html; every queue of the
+    # stack (the same list as the failure rule's).
+    queues = data["Resources"]["JobFailedRule"]["Properties"]["EventPattern"]["detail"]["jobQueue"]
+    assert {"Ref": "JobQueue"} in queues
     assert rule["EventPattern"] == {
         "source": ["aws.batch"],
         "detail-type": ["Batch Job Queue Blocked"],
-        "detail": {"jobQueue": [{"Ref": "JobQueue"}]},
+        "detail": {"jobQueue": queues},
     }
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Ref": "AlertTopic"}

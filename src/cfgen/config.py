@@ -99,6 +99,47 @@ class Monitoring:
     retry_alarm_percent: int
 
 
+class ComputeKey(StrEnum):
+    """A compute environment a queue may list (scheduling.queues[].compute)."""
+
+    SPOT = "spot"  #: EC2 Spot (SpotComputeEnvironment)
+    ON_DEMAND = "on-demand"  #: EC2 On-Demand fallback (OnDemandComputeEnvironment)
+    FARGATE_SPOT = "fargate-spot"  #: FargateSpotComputeEnvironment
+    FARGATE = "fargate"  #: FargateComputeEnvironment (On-Demand Fargate)
+
+
+@dataclass(frozen=True)
+class FairShare:
+    """An AWS::Batch::SchedulingPolicy: weight per share identifier (or prefix*)."""
+
+    shares: tuple[tuple[str, float], ...]
+    share_decay_seconds: int
+    compute_reservation: int
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    priority: int
+    compute: tuple[ComputeKey, ...]
+    #: None: the RunnableTimeoutSeconds parameter.
+    runnable_timeout_seconds: int | None
+    fair_share: FairShare | None
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    #: Empty: one queue (JobQueue) over every compute environment.
+    queues: tuple[QueueSpec, ...]
+    escalate_to_on_demand: bool
+    job_scheduling_priority: int
+    escalate_after_attempts: int = 3
+
+    @property
+    def fair_share(self) -> bool:
+        return any(q.fair_share is not None for q in self.queues)
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -109,6 +150,7 @@ class Profile:
     storage: Storage
     monitoring: Monitoring
     tags: Mapping[str, str]
+    scheduling: Scheduling = Scheduling((), False, 0, 3)
 
     @property
     def output_file(self) -> str:
@@ -265,6 +307,7 @@ def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
     storage = _build_section(Storage, "storage", data["storage"])
     monitoring = _build_section(Monitoring, "monitoring", data["monitoring"])
     tags = _build_tags(data["tags"])
+    scheduling = build_scheduling(data["scheduling"])
     description = _validate_description(data["description"])
     profile = Profile(
         name=name,
@@ -275,6 +318,7 @@ def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
         storage=storage,
         monitoring=monitoring,
         tags=MappingProxyType(tags),
+        scheduling=scheduling,
     )
     validate(profile)
     return profile
@@ -431,6 +475,7 @@ def validate(profile: Profile) -> None:
         _validate_gpu(profile)
     if c.platform is Platform.EC2 and j.vcpus != int(j.vcpus):
         raise ConfigError(f"job.vcpus={j.vcpus!r}: must be a whole number on EC2")
+    validate_scheduling(profile)
 
 
 #: Fields that mean nothing on Fargate: a profile setting one is an error.
@@ -539,3 +584,206 @@ def _validate_gpu(profile: Profile) -> None:
 def instance_architecture(instance_type: str) -> Architecture:
     """Architecture of an instance type or family by its name (see cfgen.ec2)."""
     return ec2.architecture(instance_type) or Architecture.X86_64
+
+
+# --------------------------------------------------------------------------- scheduling
+# Queues, fair share and escalation ([scheduling] in defaults.toml).
+# Limits from the AWS Batch guide and API reference:
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ShareAttributes.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_FairsharePolicy.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_JobDefinition.html
+
+_QUEUE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+#: "limited to 255 alphanumeric characters, and can be followed by an asterisk".
+SHARE_IDENTIFIER = re.compile(r"^[A-Za-z0-9]{1,255}\*?$")
+#: A job queue has at most 500 active share identifiers.
+MAX_SHARES = 500
+#: weightFactor: "The smallest supported value is 0.0001, and the largest 999.9999".
+WEIGHT_RANGE = (0.0001, 999.9999)
+SCHEDULING_RANGES: dict[str, tuple[int, int]] = {
+    "priority": (1, 1000),
+    "runnable_timeout_seconds": (600, 86_400),
+    #: shareDecaySeconds: "The maximum supported value is 604800 (1 week)".
+    "share_decay_seconds": (0, 604_800),
+    #: computeReservation: "The minimum value is 0 and the maximum value is 99".
+    "compute_reservation": (0, 99),
+    #: SchedulingPriority of a job definition / SubmitJob override.
+    "job_scheduling_priority": (0, 9999),
+    #: RetryStrategy attempts of the Spot submission (Batch: 1-10).
+    "escalate_after_attempts": (1, 10),
+}
+_QUEUE_KEYS = (
+    "name",
+    "priority",
+    "compute",
+    "runnable_timeout_seconds",
+    "shares",
+    "share_decay_seconds",
+    "compute_reservation",
+)
+
+
+def build_scheduling(data: Mapping[str, Any]) -> Scheduling:
+    """Parse [scheduling]: types and per-field ranges (cross-field rules in validate)."""
+    queues_data = data["queues"]
+    if not isinstance(queues_data, list) or not all(isinstance(q, dict) for q in queues_data):
+        raise ConfigError(
+            f"scheduling.queues={queues_data!r}: must be a list of tables [[scheduling.queues]]"
+        )
+    queues = tuple(_build_queue(i, q) for i, q in enumerate(queues_data))
+    escalate = data["escalate_to_on_demand"]
+    if not isinstance(escalate, bool):
+        raise ConfigError(f"scheduling.escalate_to_on_demand={escalate!r}: must be true or false")
+    priority = _scheduling_int(
+        "scheduling.job_scheduling_priority", data["job_scheduling_priority"]
+    )
+    _scheduling_range("scheduling.job_scheduling_priority", "job_scheduling_priority", priority)
+    after = _scheduling_int("scheduling.escalate_after_attempts", data["escalate_after_attempts"])
+    _scheduling_range("scheduling.escalate_after_attempts", "escalate_after_attempts", after)
+    return Scheduling(queues, escalate, priority, after)
+
+
+def _scheduling_int(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{field}={value!r}: must be an integer")
+    return value
+
+
+def _scheduling_range(field: str, key: str, value: int) -> None:
+    lo, hi = SCHEDULING_RANGES[key]
+    if not lo <= value <= hi:
+        raise ConfigError(f"{field}={value!r}: must be between {lo} and {hi}")
+
+
+def _build_queue(index: int, data: Mapping[str, Any]) -> QueueSpec:
+    at = f"scheduling.queues[{index}]"
+    for key in data:
+        if key not in _QUEUE_KEYS:
+            raise ConfigError(
+                f"{at}.{key}={data[key]!r}: unknown key; allowed here: {', '.join(_QUEUE_KEYS)}"
+            )
+    for key in ("name", "priority", "compute"):
+        if key not in data:
+            raise ConfigError(f"{at}.{key}: missing; a queue needs name, priority and compute")
+    name = data["name"]
+    if not isinstance(name, str) or not _QUEUE_NAME.match(name):
+        raise ConfigError(
+            f"{at}.name={name!r}: must match {_QUEUE_NAME.pattern}"
+            " (lower-case letters, digits, dashes)"
+        )
+    priority = _scheduling_int(f"{at}.priority", data["priority"])
+    _scheduling_range(f"{at}.priority", "priority", priority)
+    compute = data["compute"]
+    allowed = [k.value for k in ComputeKey]
+    if (
+        not isinstance(compute, list)
+        or not compute
+        or not all(isinstance(c, str) and c in allowed for c in compute)
+    ):
+        raise ConfigError(
+            f"{at}.compute={compute!r}: must list 1-3 of {', '.join(allowed)}, in order"
+        )
+    if len(set(compute)) != len(compute):
+        raise ConfigError(f"{at}.compute={compute!r}: lists a compute environment twice")
+    timeout: int | None = None
+    if "runnable_timeout_seconds" in data:
+        timeout = _scheduling_int(
+            f"{at}.runnable_timeout_seconds", data["runnable_timeout_seconds"]
+        )
+        _scheduling_range(f"{at}.runnable_timeout_seconds", "runnable_timeout_seconds", timeout)
+    fair_share = None
+    if any(k in data for k in ("shares", "share_decay_seconds", "compute_reservation")):
+        fair_share = _build_fair_share(at, data)
+    return QueueSpec(name, priority, tuple(ComputeKey(c) for c in compute), timeout, fair_share)
+
+
+def _build_fair_share(at: str, data: Mapping[str, Any]) -> FairShare:
+    shares = data.get("shares")
+    if not isinstance(shares, dict) or not shares:
+        raise ConfigError(
+            f"{at}.shares={shares!r}: a fair-share queue needs a table of share identifier"
+            " = weight factor"
+        )
+    if len(shares) > MAX_SHARES:
+        raise ConfigError(
+            f"{at}.shares: {len(shares)} share identifiers; a job queue has at most {MAX_SHARES}"
+        )
+    out: list[tuple[str, float]] = []
+    for ident, weight in shares.items():
+        validate_share_identifier(f"{at}.shares", ident)
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise ConfigError(f"{at}.shares.{ident}={weight!r}: weight factor must be a number")
+        lo, hi = WEIGHT_RANGE
+        if not lo <= weight <= hi:
+            raise ConfigError(
+                f"{at}.shares.{ident}={weight!r}: weight factor must be between {lo} and {hi}"
+            )
+        out.append((ident, float(weight)))
+    _validate_no_overlap(f"{at}.shares", [i for i, _ in out])
+    decay = _scheduling_int(f"{at}.share_decay_seconds", data.get("share_decay_seconds", 0))
+    _scheduling_range(f"{at}.share_decay_seconds", "share_decay_seconds", decay)
+    reserve = _scheduling_int(f"{at}.compute_reservation", data.get("compute_reservation", 0))
+    _scheduling_range(f"{at}.compute_reservation", "compute_reservation", reserve)
+    return FairShare(tuple(out), decay, reserve)
+
+
+def validate_share_identifier(field: str, ident: object) -> None:
+    """A share identifier: up to 255 letters and digits, optionally ending in '*'."""
+    if not isinstance(ident, str) or not SHARE_IDENTIFIER.match(ident):
+        raise ConfigError(
+            f"{field}={ident!r}: a share identifier is 1-255 letters and digits,"
+            " optionally followed by * (a prefix)"
+        )
+
+
+def _validate_no_overlap(field: str, idents: list[str]) -> None:
+    """The guide: UserA* and UserA1 in one policy overlap, which Batch rejects."""
+    for prefix in (i for i in idents if i.endswith("*")):
+        for other in idents:
+            if other != prefix and other.startswith(prefix[:-1]):
+                raise ConfigError(
+                    f"{field}={other!r}: overlaps the prefix {prefix!r};"
+                    " share identifiers of one policy must not overlap"
+                )
+
+
+#: The compute environments each platform renders (and whether they are Spot).
+PLATFORM_COMPUTE: dict[Platform, tuple[ComputeKey, ...]] = {
+    Platform.EC2: (ComputeKey.SPOT, ComputeKey.ON_DEMAND),
+    Platform.FARGATE: (ComputeKey.FARGATE_SPOT, ComputeKey.FARGATE),
+}
+
+
+def validate_scheduling(profile: Profile) -> None:
+    """Cross-field rules of [scheduling] against [compute]."""
+    sch, c = profile.scheduling, profile.compute
+    rendered = PLATFORM_COMPUTE[c.platform][: 2 if c.on_demand_fallback else 1]
+    names: set[str] = set()
+    for i, q in enumerate(sch.queues):
+        if q.name in names:
+            raise ConfigError(f"scheduling.queues[{i}].name={q.name!r}: two queues share a name")
+        names.add(q.name)
+        for key in q.compute:
+            if key not in rendered:
+                raise ConfigError(
+                    f"scheduling.queues[{i}].compute={key.value!r}: this profile renders only"
+                    f" {', '.join(k.value for k in rendered)}"
+                )
+        if q.compute[0] not in (ComputeKey.SPOT, ComputeKey.FARGATE_SPOT):
+            # The fallback exists only while OnDemandMaxvCpus > 0: a queue that
+            # starts there would have no capacity (or no environment) at all.
+            raise ConfigError(
+                f"scheduling.queues[{i}].compute={[k.value for k in q.compute]!r}: must start"
+                " on Spot; for On-Demand runs use scheduling.escalate_to_on_demand"
+            )
+    if sch.escalate_to_on_demand:
+        if not c.on_demand_fallback:
+            raise ConfigError(
+                "scheduling.escalate_to_on_demand=True: needs compute.on_demand_fallback = true"
+                " (the escalation queue runs on the On-Demand compute environment)"
+            )
+        if "escalation" in names:
+            raise ConfigError(
+                "scheduling.queues.name='escalation': reserved for the escalation queue"
+            )

@@ -82,6 +82,9 @@ OUT_LOG_GROUP: Final = "LogGroupName"
 OUT_ALERT_TOPIC: Final = "AlertTopicArn"
 OUT_JOB_ROLE: Final = "JobRoleArn"
 OUT_IMAGE_PLATFORM: Final = "ImagePlatform"
+#: Only in profiles with scheduling.escalate_to_on_demand (and OnDemandMaxvCpus > 0):
+#: scripts/submit-job.sh --escalate starts executions of it.
+OUT_ESCALATION_STATE_MACHINE: Final = "EscalationStateMachineArn"
 #: Outputs every profile has (compute-environment outputs are added per CE:
 #: ``<logical ID>Arn``). Scripts read these by name.
 OUTPUTS: Final = (
@@ -95,3 +98,5 @@ OUTPUTS: Final = (
     OUT_JOB_ROLE,
     OUT_IMAGE_PLATFORM,
 )
+#: Outputs only some profiles have; scripts that read one say what is missing.
+OPTIONAL_OUTPUTS: Final = (OUT_ESCALATION_STATE_MACHINE,)

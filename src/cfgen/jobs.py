@@ -172,6 +172,15 @@ def add_jobs(
             # cost allocation reaches them.
             PropagateTags=True,
             Tags=map_tags(cfg, component="job"),
+            # Within a share identifier of a fair-share queue, higher runs first
+            # (0-9999; SubmitJob may override it). Set only where a queue has a
+            # scheduling policy, so FIFO profiles render as before.
+            # https://docs.aws.amazon.com/batch/latest/APIReference/API_JobDefinition.html
+            **(
+                {"SchedulingPriority": cfg.scheduling.job_scheduling_priority}
+                if cfg.scheduling.fair_share
+                else {}
+            ),
         )
     )
     return Jobs(job_definition=Ref(job_definition))

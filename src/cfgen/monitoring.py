@@ -30,7 +30,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import AccountId, GetAtt, Ref, Select, Split, Sub, Template
+from troposphere import AccountId, GetAtt, If, NoValue, Ref, Select, Split, Sub, Template
 from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.events import InputTransformer, Rule, Target
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
@@ -38,6 +38,7 @@ from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 from cfgen import naming
 from cfgen.config import Platform, Profile
 from cfgen.parameters import Params
+from cfgen.queues import QueueRef
 from cfgen.tags import stack_tags
 
 #: The event and the field Batch really sends.
@@ -61,8 +62,14 @@ class Monitoring:
     topic: Ref
 
 
-def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref) -> Monitoring:
-    """The alert topic and rules; the budget (if the profile has one) notifies the topic."""
+def add_monitoring(
+    t: Template, cfg: Profile, *, params: Params, queues: tuple[QueueRef, ...]
+) -> Monitoring:
+    """The alert topic and rules; the budget (if the profile has one) notifies the topic.
+
+    The failure rule covers every queue of the stack; each queue that starts on
+    Spot gets its own retry alarm (the metrics are per queue).
+    """
     topic = t.add_resource(
         Topic(
             naming.ALERT_TOPIC,
@@ -87,7 +94,11 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
     rule = t.add_resource(
         Rule(
             naming.JOB_FAILED_RULE,
-            Description="Failed jobs of this stack's queue go to the alert topic",
+            Description=(
+                "Failed jobs of this stack's queue go to the alert topic"
+                if len(queues) == 1
+                else "Failed jobs of this stack's queues go to the alert topic"
+            ),
             State="ENABLED",
             Tags=stack_tags(cfg, component="monitoring"),
             EventPattern={
@@ -101,7 +112,7 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
                 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
                 "detail": {
                     "status": ["FAILED"],
-                    "jobQueue": [job_queue],
+                    "jobQueue": _queue_refs(queues),
                     "arrayProperties": {"index": [{"exists": False}]},
                 },
             },
@@ -110,7 +121,7 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             ],
         )
     )
-    blocked = _add_queue_blocked_rule(t, cfg, topic=Ref(topic), job_queue=job_queue)
+    blocked = _add_queue_blocked_rule(t, cfg, topic=Ref(topic), queues=_queue_refs(queues))
     statements = [
         _publisher(
             "EventBridgePublishesJobFailures",
@@ -120,15 +131,25 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
         )
     ]
     if params.retry_alarm_percent is not None:
-        alarm = _add_retry_alarm(
-            t, cfg, threshold=params.retry_alarm_percent, topic=Ref(topic), job_queue=job_queue
-        )
+        alarms = [
+            _add_retry_alarm(
+                t,
+                cfg,
+                naming.retry_alarm_id(q.name, first=i == 0),
+                threshold=params.retry_alarm_percent,
+                topic=Ref(topic),
+                job_queue=q.ref,
+            )
+            for i, q in enumerate(queues)
+            if q.spot
+        ]
+        arns = [GetAtt(a, "Arn") for a in alarms]
         statements.append(
             _publisher(
                 "CloudWatchPublishesRetryAlarm",
                 "cloudwatch.amazonaws.com",
                 Ref(topic),
-                ArnEquals({"aws:SourceArn": GetAtt(alarm, "Arn")}),
+                ArnEquals({"aws:SourceArn": arns[0] if len(arns) == 1 else arns}),
                 StringEquals({"aws:SourceAccount": AccountId}),
             )
         )
@@ -196,7 +217,7 @@ def _retry_alarm_text(cfg: Profile) -> str:
 
 
 def _add_retry_alarm(
-    t: Template, cfg: Profile, *, threshold: Ref, topic: Ref, job_queue: Ref
+    t: Template, cfg: Profile, logical_id: str, *, threshold: Ref, topic: Ref, job_queue: Ref
 ) -> Alarm:
     """Alarm when Spot reclaims (or other retried failures) eat the queue's work.
 
@@ -235,7 +256,7 @@ def _add_retry_alarm(
 
     return t.add_resource(
         Alarm(
-            naming.RETRY_ALARM,
+            logical_id,
             AlarmDescription=_retry_alarm_text(cfg),
             Metrics=[
                 batch_metric("retried", "JobsRetried"),
@@ -294,7 +315,12 @@ def _job_message(topic: Ref, template: object) -> Target:
     )
 
 
-def _add_queue_blocked_rule(t: Template, cfg: Profile, *, topic: Ref, job_queue: Ref) -> Rule:
+def _queue_refs(queues: tuple[QueueRef, ...]) -> list[object]:
+    """The stack's queues for an event pattern (a conditional queue only where it exists)."""
+    return [q.ref if q.condition is None else If(q.condition, q.ref, NoValue) for q in queues]
+
+
+def _add_queue_blocked_rule(t: Template, cfg: Profile, *, topic: Ref, queues: list[object]) -> Rule:
     """Blocked-queue events of this stack's queue go to the alert topic with reason and fix.
 
     The queue's JobStateTimeLimitActions cancel the blocked job later (queues.py);
@@ -309,7 +335,7 @@ def _add_queue_blocked_rule(t: Template, cfg: Profile, *, topic: Ref, job_queue:
             EventPattern={
                 "source": [BATCH_EVENT_SOURCE],
                 "detail-type": [BATCH_JOB_QUEUE_BLOCKED],
-                "detail": {"jobQueue": [job_queue]},
+                "detail": {"jobQueue": queues},
             },
             Targets=[
                 _job_message(

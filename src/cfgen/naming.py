@@ -31,6 +31,10 @@ FARGATE_SPOT_CE: Final = "FargateSpotComputeEnvironment"
 FARGATE_CE: Final = "FargateComputeEnvironment"
 JOB_QUEUE: Final = "JobQueue"
 JOB_DEFINITION: Final = "WorkerJobDefinition"
+SCHEDULING_POLICY: Final = "SchedulingPolicy"
+ESCALATION_QUEUE_NAME: Final = "escalation"
+ESCALATION_STATE_MACHINE: Final = "EscalationStateMachine"
+ESCALATION_ROLE: Final = "EscalationRole"
 
 # Monitoring
 ALERT_TOPIC: Final = "AlertTopic"
@@ -51,6 +55,24 @@ HAS_SERVICE_ROLE: Final = "HasServiceRole"
 
 # Rules
 SUBNETS_IN_VPC_RULE: Final = "SubnetsInVpc"
+
+
+def pascal(name: str) -> str:
+    """``team-a`` -> ``TeamA``: profile names (queues) inside logical IDs."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def queue_id(name: str, *, first: bool) -> str:
+    """The first queue keeps ``JobQueue`` (the default profile's ID); others ``<Name>JobQueue``."""
+    return JOB_QUEUE if first else pascal(name) + JOB_QUEUE
+
+
+def scheduling_policy_id(name: str, *, first: bool) -> str:
+    return SCHEDULING_POLICY if first else pascal(name) + SCHEDULING_POLICY
+
+
+def retry_alarm_id(name: str, *, first: bool) -> str:
+    return RETRY_ALARM if first else pascal(name) + RETRY_ALARM
 
 
 def export_name(output: str) -> str:

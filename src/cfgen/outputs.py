@@ -6,12 +6,15 @@ from troposphere import Export, Output, Sub, Template
 
 from cfgen import contract, naming
 from cfgen.compute import Compute
+from cfgen.escalation import Escalation
+from cfgen.queues import Queues
 
 
 def add_outputs(
     t: Template,
     *,
-    job_queue: object,
+    queues: Queues,
+    escalation: Escalation | None,
     job_definition: object,
     data_bucket: object,
     repository: object,
@@ -38,9 +41,20 @@ def add_outputs(
 
     out(
         contract.OUT_JOB_QUEUE,
-        job_queue,
+        queues.job_queue,
         "Job queue to submit to (aws batch submit-job --job-queue)",
     )
+    # Every other queue as <logical ID>Arn (the first keeps JobQueueArn).
+    for q in queues.queues[1:]:
+        what = "On-Demand queue escalated jobs run in" if q is queues.escalation else "Job queue"
+        out(q.logical_id + "Arn", q.ref, f"{what} ({q.name})", q.condition)
+    if escalation is not None:
+        out(
+            contract.OUT_ESCALATION_STATE_MACHINE,
+            escalation.state_machine,
+            "Runs a job on Spot, then On-Demand if reclaims end it (submit-job.sh --escalate)",
+            escalation.condition,
+        )
     out(contract.OUT_JOB_DEFINITION, job_definition, "Job definition of the worker (with revision)")
     out(
         contract.OUT_DATA_BUCKET,

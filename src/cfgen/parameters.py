@@ -197,10 +197,8 @@ SPECS: tuple[Spec, ...] = (
         "Compute",
         "Update waits for jobs (min)",
         "Number",
-        "Minutes an infrastructure update of a compute environment (new AMI, instance types,"
-        " launch template) lets running jobs finish before it replaces their instances"
-        " ({lo}-{hi}); jobs still running then are stopped and retried from their checkpoint."
-        " Default: the attempt timeout.",
+        "Minutes an infrastructure update (new AMI, instance types) lets running jobs finish"
+        " before it replaces their instances ({lo}-{hi}); then they are stopped and retried.",
         default=lambda cfg: str(update_timeout_minutes(cfg)),
         bounds=lambda cfg: (1, MAX_UPDATE_TIMEOUT_MINUTES),
     ),
@@ -227,8 +225,7 @@ SPECS: tuple[Spec, ...] = (
         "Container image (optional)",
         "String",
         "Full image URI for the job. Empty = this stack's ECR repository with ImageTag."
-        " An image in another private ECR repository of the account also needs that"
-        " repository's ARN in PullRepositoryArns.",
+        " Another private ECR repository needs its ARN in PullRepositoryArns.",
         default=lambda cfg: "",
         constraints={
             "MaxLength": "1024",
@@ -273,9 +270,8 @@ SPECS: tuple[Spec, ...] = (
         "Job",
         "Other ECR repositories (optional)",
         "CommaDelimitedList",
-        "ARNs of other private ECR repositories of this account that ContainerImage may point"
-        " to (comma-separated). Only they and this stack's repository can be pulled from."
-        " Empty = none.",
+        "ARNs of other private ECR repositories ContainerImage may point to (comma-separated)."
+        " Empty = only this stack's repository.",
         default=lambda cfg: "",
         constraints={
             "AllowedPattern": r"^$|^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$",

@@ -15,8 +15,9 @@ STACK_TAG = "cfgen-stack"
 
 
 def _values(profile: Profile, component: str) -> dict[str, object]:
+    # No profile tag: the template's Description names the profile, and every
+    # tag repeated on every resource counts against --template-body's 51,200 bytes.
     values: dict[str, object] = dict(profile.tags)
-    values["cfgen:profile"] = profile.name
     values["cfgen:component"] = component
     values[STACK_TAG] = Sub("${AWS::StackName}")
     return values

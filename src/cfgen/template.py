@@ -11,6 +11,7 @@ from troposphere import Template
 from cfgen.compute import add_compute
 from cfgen.config import Platform, Profile
 from cfgen.ec2 import Architecture
+from cfgen.escalation import add_escalation
 from cfgen.iam import add_iam
 from cfgen.jobs import add_jobs
 from cfgen.monitoring import add_monitoring
@@ -58,11 +59,13 @@ def build_template(cfg: Profile) -> Template:
         job_role_arn=roles.job_role_arn,
         execution_role_arn=roles.execution_role_arn,
     )
-    # The failure rule filters on this stack's queue.
-    monitoring = add_monitoring(t, cfg, params=params, job_queue=queues.job_queue)
+    escalation = add_escalation(t, cfg, queues=queues, job_definition=jobs.job_definition)
+    # The failure rule filters on this stack's queues.
+    monitoring = add_monitoring(t, cfg, params=params, queues=queues.queues)
     add_outputs(
         t,
-        job_queue=queues.job_queue,
+        queues=queues,
+        escalation=escalation,
         job_definition=jobs.job_definition,
         data_bucket=storage.bucket,
         repository=storage.repository,

@@ -180,7 +180,7 @@ def test_compare_runs_every_strategy_on_the_same_jobs() -> None:
     work = s.Workload(jobs=10_000, mean_hours=2.0)
     results = s.compare(work, s.standard_strategies(), _env(0.0), seed=1)
     assert len({round(r.useful_vcpu_hours, 6) for r in results}) == 1
-    od_only, recipe, _cfgen = results
+    od_only, recipe, _cfgen, _escalation = results
     assert od_only.cost / recipe.cost == pytest.approx(OD / SPOT)
 
 
@@ -202,7 +202,7 @@ def test_backlog_overflows_to_the_fallback_ce() -> None:
 def test_cfgen_default_beats_the_recipe_under_heavy_interruptions() -> None:
     work = s.Workload(jobs=20_000, mean_hours=6.0)
     env = _env(0.2, restart_minutes=1.0, shortfall=0.5)
-    od_only, recipe, cfgen = s.compare(work, s.standard_strategies(), env, seed=0)
+    od_only, recipe, cfgen, _escalation = s.compare(work, s.standard_strategies(), env, seed=0)
     assert cfgen.completed_percent > recipe.completed_percent
     assert cfgen.wasted_vcpu_hours < recipe.wasted_vcpu_hours
     assert od_only.completed_percent == 100.0
@@ -258,3 +258,38 @@ def test_rendering_a_template_does_not_import_numpy() -> None:
         "assert 'numpy' not in sys.modules, 'numpy imported by rendering'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- escalation (issue 19)
+
+
+def test_escalation_finishes_on_demand_what_reclaims_ended() -> None:
+    # Every Spot attempt is reclaimed at once (hazard 1e9/h): without
+    # escalation no job completes; with it every job runs its full work once
+    # On-Demand, so cost = jobs x hours x On-Demand price exactly.
+    work = s.Workload(jobs=1000, mean_hours=2.0, distribution="fixed")
+    env = _env(1e9)
+    plain = s.Strategy("spot", attempts=3)
+    escalate = replace(plain, escalate=True)
+    a = s.simulate(work, plain, env, seed=3)
+    b = s.simulate(work, escalate, env, seed=3)
+    assert a.completed == 0
+    assert b.completed == 1000
+    assert b.on_demand_vcpu_hours == pytest.approx(1000 * 2.0)
+    assert b.cost == pytest.approx(1000 * 2.0 * OD, rel=1e-6)
+    assert b.wasted_vcpu_hours == pytest.approx(0.0, abs=1e-3)
+
+
+def test_escalation_changes_nothing_without_reclaims() -> None:
+    work = s.Workload(jobs=1000, mean_hours=1.0, distribution="fixed")
+    cfgen, escalation = s.standard_strategies()[2:]
+    # Same seed: the same overflow draws; escalation acts only after the attempts.
+    a = s.simulate(work, cfgen, _env(0.0), seed=5)
+    b = s.simulate(work, escalation, _env(0.0), seed=5)
+    assert (a.cost, a.completed, a.makespan_hours) == (b.cost, b.completed, b.makespan_hours)
+
+
+def test_escalation_is_the_fourth_standard_row() -> None:
+    rows = s.standard_strategies()
+    assert len(rows) == 4
+    assert rows[3].escalate and not any(r.escalate for r in rows[:3])

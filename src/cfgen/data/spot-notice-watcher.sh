@@ -1,14 +1,7 @@
 #!/bin/bash
-# cfgen-spot-notice-watcher: on an EC2 Spot interruption notice, SIGTERM each ECS
-# task container once, so every Batch job, whatever its image, can checkpoint and
-# exit 143 (retried) before the reclaim 2 minutes later. ECS Spot draining only
-# stops new placements; standalone tasks (Batch jobs) run until the instance dies.
-#  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-draining.html
-#  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
-# `docker kill --signal`, not `docker stop` (it SIGKILLs after its own timeout).
-# A systemd unit (Restart=always) logging to the journal. IMDS or Docker errors
-# are logged once and retried; the IDs signalled are kept in a file, so a restart
-# never signals a container twice.
+# cfgen-spot-notice-watcher: on a Spot interruption notice (IMDSv2), SIGTERM each
+# ECS task container once (ECS draining leaves running Batch jobs alone), so any
+# job can checkpoint and exit 143. Why and how: docs/aws-facts.d/watcher.md.
 set -u
 
 imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
