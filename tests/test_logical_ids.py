@@ -64,6 +64,18 @@ _FARGATE = {
     "FargateSpotComputeEnvironment": "AWS::Batch::ComputeEnvironment",
     "FargateComputeEnvironment": "AWS::Batch::ComputeEnvironment",
 }
+#: network_mode = "endpoints": the VPC endpoints private subnets need (cfgen.endpoints).
+_ENDPOINTS = {
+    **DEFAULT_RESOURCES,
+    "EndpointSecurityGroup": "AWS::EC2::SecurityGroup",
+    "S3GatewayEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcrApiEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcrDkrEndpoint": "AWS::EC2::VPCEndpoint",
+    "LogsEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcsEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcsAgentEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcsTelemetryEndpoint": "AWS::EC2::VPCEndpoint",
+}
 #: The budget moved to its own stack (build/budget.yaml): a type missing in 20
 #: regions failed the whole batch stack there. MonthlyBudget keeps its ID there.
 PROFILE_RESOURCES = {
@@ -72,6 +84,7 @@ PROFILE_RESOURCES = {
     "gpu": DEFAULT_RESOURCES,
     "arm64": DEFAULT_RESOURCES,
     "fargate-spot": _FARGATE,
+    "endpoints": _ENDPOINTS,
 }
 
 

@@ -31,11 +31,20 @@ def queue_order(d: Data) -> list[str]:
     return out
 
 
-def test_all_five_profiles_exist() -> None:
-    assert set(list_profiles()) == {"default", "spot-only", "gpu", "arm64", "fargate-spot"}
+def test_all_six_profiles_exist() -> None:
+    assert set(list_profiles()) == {
+        "default",
+        "spot-only",
+        "gpu",
+        "arm64",
+        "fargate-spot",
+        "endpoints",
+    }
 
 
-@pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
+@pytest.mark.parametrize(
+    "name", ["default", "spot-only", "gpu", "arm64", "fargate-spot", "endpoints"]
+)
 def test_every_profile_is_spot_first_with_the_retry_contract(name: str) -> None:
     d = data(name)
     first = d["Resources"][queue_order(d)[0]]["Properties"]["ComputeResources"]["Type"]

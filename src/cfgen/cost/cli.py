@@ -108,6 +108,11 @@ def _cost_parser() -> _Parser:
         type=_number,
         help="Fargate only: task memory per vCPU in GB (default: the profile's job size)",
     )
+    parser.add_argument(
+        "--data-gb-per-month",
+        type=_number,
+        help="GB a month between jobs and S3/ECR: adds NAT against VPC endpoint charges",
+    )
     return parser
 
 
@@ -139,12 +144,33 @@ def cost_main(argv: list[str]) -> int:
             offline=args.offline,
             memory_gib_per_vcpu=_fargate_memory(profile, args.memory_gib_per_vcpu),
         )
+        transfer = _network(profile, args.region, args.data_gb_per_month)
     except _HelpShown as shown:
         return shown.status
     except (UsageError, PriceError) as exc:
         return _fail(prog, str(exc))
     print(est.format_estimate(result, profile.name))
+    if transfer:
+        print()
+        print(transfer)
     return 0
+
+
+def _network(profile: Profile, region: str, data_gb: float | None) -> str:
+    """The data-transfer block for ``--data-gb-per-month`` (empty without it)."""
+    if data_gb is None:
+        return ""
+    if not data_gb >= 0:
+        raise UsageError(f"--data-gb-per-month: {data_gb:g} must be 0 or more")
+    from cfgen.config import Platform
+    from cfgen.cost import network
+    from cfgen.endpoints import interface_services
+
+    platform = Platform(str(profile.compute.platform))
+    comparison = network.compare(
+        region, data_gb, interface_endpoints=len(interface_services(platform))
+    )
+    return network.format_comparison(comparison, str(profile.compute.network_mode))
 
 
 # ------------------------------------------------------------ cfgen simulate
