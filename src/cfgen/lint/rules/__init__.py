@@ -19,6 +19,11 @@ from cfgen.lint.rules.compute import (
     SpotStrategyNeedsSpot,
     VcpuOrdering,
 )
+from cfgen.lint.rules.endpoints import (
+    EndpointGroupRejectsCompute,
+    FargatePublicIpInPrivateSubnets,
+    InterfaceEndpointWithoutPrivateDns,
+)
 from cfgen.lint.rules.events import (
     InputPathMissing,
     JobStatusField,
@@ -68,9 +73,12 @@ __all__ = [
     "DuplicateOrder",
     "Ec2SpotTerminationMetric",
     "EndOfSupportImage",
+    "EndpointGroupRejectsCompute",
     "FargateForbiddenProperties",
     "FargateJobDefinition",
+    "FargatePublicIpInPrivateSubnets",
     "InputPathMissing",
+    "InterfaceEndpointWithoutPrivateDns",
     "JobRoleWithExecutionPermissions",
     "JobStatusField",
     "KmsTopicForEvents",
