@@ -218,6 +218,7 @@ def _simulate_parser() -> _Parser:
     add("--shortfall", type=_number, default=0.5, help="P(no Spot for a retry) (default 0.5)")
     add("--spot-wait-hours", type=_number, default=0.5, help="wait without fallback (0.5)")
     add("--max-vcpus", type=int, help="Spot capacity (default: the profile's max_vcpus)")
+    add("--gb-per-job", type=_number, help="GB each job moves to/from S3: adds data transfer")
     add("--seed", type=int, default=0, help="random seed (default 0)")
     add("--chart", metavar="PNG", help="also write cost and completion vs interruption rate")
     add("--chart-jobs", type=int, default=20_000, help="jobs per chart point (default 20000)")
@@ -284,6 +285,7 @@ def simulate_main(argv: list[str]) -> int:
             shortfall=args.shortfall,
             spot_wait_hours=args.spot_wait_hours,
         )
+        transfer = _workload_transfer(profile, args.region, args.jobs, args.gb_per_job)
         strategies = sim.standard_strategies(args.checkpoint_minutes)
         results = sim.compare(workload, strategies, env, seed=args.seed)
         if chart_path is not None:
@@ -310,9 +312,31 @@ def simulate_main(argv: list[str]) -> int:
     )
     print()
     print(sim.format_results(results))
+    if transfer:
+        print()
+        print(transfer)
     if chart_path is not None:
         print(f"\nchart written to {chart_path}")
     return 0
+
+
+def _workload_transfer(profile: Profile, region: str, jobs: int, gb_per_job: float | None) -> str:
+    """The data-transfer block for ``--gb-per-job`` (empty without it)."""
+    if gb_per_job is None:
+        return ""
+    if not gb_per_job >= 0:
+        raise UsageError(f"--gb-per-job: {gb_per_job:g} must be 0 or more")
+    from cfgen.config import Platform
+    from cfgen.cost import network
+    from cfgen.endpoints import interface_services
+
+    platform = Platform(str(profile.compute.platform))
+    comparison = network.compare(
+        region, jobs * gb_per_job, interface_endpoints=len(interface_services(platform))
+    )
+    return network.format_workload(
+        comparison, str(profile.compute.network_mode), jobs=jobs, gb_per_job=gb_per_job
+    )
 
 
 def _simulate_header(

@@ -130,3 +130,21 @@ def _break_even_line(c: NetworkComparison) -> str:
     if c.break_even_gb == 0:
         return "  break-even: the endpoints cost less than NAT at any volume"
     return f"  break-even: above {c.break_even_gb:.0f} GB a month the endpoints cost less than NAT"
+
+
+def format_workload(c: NetworkComparison, mode: str, *, jobs: int, gb_per_job: float) -> str:
+    """The data-transfer block ``cfgen simulate --gb-per-job`` prints (per workload)."""
+    r = c.rates
+    return "\n".join(
+        [
+            f"Data transfer (ESTIMATE): {jobs} jobs x {gb_per_job:g} GB = {c.data_gb:g} GB"
+            " to and from S3 (first attempts; retries read their input again)",
+            f"  nat: processing {c.data_gb:g} GB x {r.nat_gb:g} $ = {c.nat.per_gb:.2f} $"
+            f" (+ {c.nat.hourly:.2f} $/month for {c.azs} NAT gateways)",
+            f"  endpoints: 0.00 $ through the S3 gateway endpoint"
+            f" (+ {c.endpoints.hourly:.2f} $/month for {c.interface_endpoints} interface"
+            f" endpoints x {c.azs} AZs)",
+            "  public: 0.00 $",
+            f"  this profile ({mode}): {cost_of(c, mode).per_gb:.2f} $ for the workload",
+        ]
+    )
