@@ -11,8 +11,12 @@
 #                      git-<tree hash> when worker/ is committed and clean,
 #                      src-<sha256 of its files> otherwise). The repository's tags
 #                      are immutable: a tag is pushed once and never overwritten.
-#   --platform P       docker build --platform (default linux/amd64, the
-#                      architecture of the default profile's instance types)
+#   --platform P       docker build --platform (default: the stack's output
+#                      ImagePlatform, linux/amd64 or linux/arm64, the architecture
+#                      its instances or Fargate tasks run; linux/amd64 for a stack
+#                      made before that output existed). Building for another
+#                      architecture than the build host's needs BuildKit and QEMU
+#                      emulation (binfmt_misc).
 #   --context DIR      build context (default: worker/ of this repository)
 #   --no-build         do not build or push: the image TAG must already be in the
 #                      repository (e.g. pushed by CI); only update the stack
@@ -35,7 +39,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 stack="${CFGEN_STACK_NAME:-batch}"
 tag=""
-platform="linux/amd64"
+platform=""
 context="$root/worker"
 build=1
 dry_run=0
@@ -90,7 +94,8 @@ check_stack_name "$stack"
 if [[ -n "$tag" && ! "$tag" =~ ^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$ ]]; then
     usage_error "--tag: '$tag' is not a Docker tag (letters, digits, _ . -; at most 128; not starting with . or -)"
 fi
-[[ "$platform" =~ ^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?$ ]] ||
+PLATFORM_RE='^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?$'
+[[ -z "$platform" || "$platform" =~ $PLATFORM_RE ]] ||
     usage_error "--platform: '$platform' is not a platform such as linux/amd64"
 if ((build)); then
     [[ -d "$context" ]] || usage_error "--context: '$context' is not a directory"
@@ -125,6 +130,24 @@ fi
 require_aws_cli
 
 uri="$(stack_output "$stack" RepositoryUri)"
+# The stack's ImagePlatform output: the platform its jobs run on (an amd64 image
+# on arm64 instances fails with "exec format error", which no retry fixes).
+if ((build)); then
+    stack_platform="$(awscli cloudformation describe-stacks --stack-name "$stack" \
+        --query "Stacks[0].Outputs[?OutputKey=='ImagePlatform'].OutputValue | [0]" \
+        --output text 2>/dev/null | tail -n 1)" || stack_platform=""
+    [[ "$stack_platform" == None ]] && stack_platform=""
+    if [[ -n "$stack_platform" && ! "$stack_platform" =~ $PLATFORM_RE ]]; then
+        die "stack $stack: output ImagePlatform '$stack_platform' is not a platform such as linux/amd64"
+    fi
+    if [[ -z "$platform" ]]; then
+        platform=${stack_platform:-linux/amd64}
+        [[ -n "$stack_platform" ]] ||
+            log "stack $stack has no ImagePlatform output (made by an older cfgen): building for $platform"
+    elif [[ -n "$stack_platform" && "$platform" != "$stack_platform" ]]; then
+        log "warning: building for $platform (--platform), but stack $stack runs $stack_platform"
+    fi
+fi
 repo_name="${uri#*/}"
 registry="${uri%%/*}"
 image="$uri:$tag"
@@ -167,8 +190,9 @@ if ((build)); then
         awscli ecr get-login-password |
             docker login --username AWS --password-stdin "$registry" >/dev/null ||
             die "docker login to $registry failed"
+        log "building $image for $platform"
         docker build --platform "$platform" --tag "$image" "$context" ||
-            die "docker build of $context failed"
+            die "docker build of $context for $platform failed (for another architecture than this host's, Docker needs BuildKit and QEMU emulation)"
         docker push "$image" || die "docker push of $image failed"
     fi
 elif ((tag_exists == 0)); then

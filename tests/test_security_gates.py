@@ -121,6 +121,25 @@ def test_cfripper_reports_no_failure_and_stays_offline() -> None:
     assert insecure["failures"], "cfripper did not flag the insecure fixture"
 
 
+@cache
+def cfripper_resolve_run() -> tuple[dict[str, Any], str]:
+    return _offline("cfripper", "--resolve", *map(str, [*BUILD, INSECURE]), "--format", "json")
+
+
+def test_cfripper_resolve_parses_every_template_and_reports_no_failure() -> None:
+    """`cfripper --resolve` (intrinsic functions resolved by pycfmodel) is a common way to
+    run it: an unresolvable Ref must not turn a template into exit 3 ("unhandled exception").
+    """
+    report, out = cfripper_resolve_run()
+    assert report["network"] == []
+    *build, insecure = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(build) == len(BUILD), out
+    assert [(r["failures"], r["exceptions"]) for r in build] == [([], [])] * len(BUILD)
+    assert insecure["failures"], "cfripper --resolve did not flag the insecure fixture"
+    # 2: "at least one template is not valid" (the fixture); 3 would mean one failed to parse.
+    assert report["exit"] == 2
+
+
 class _CfnLoader(yaml.SafeLoader):
     """SafeLoader that accepts CloudFormation's short-form tags (!Ref, !Sub...)."""
 

@@ -470,7 +470,9 @@ def test_retry_alarm_watches_only_metrics_aws_batch_publishes(default_data: Data
         "retried": "JobsRetried",
         "started": "JobsMovedToStarting",
     }
-    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "JobQueue"}]}]}
+    # The name after the ARN's "/", split with a "/" appended (cfripper --resolve parses it).
+    arn_slash = {"Fn::Sub": ["${QueueArn}/", {"QueueArn": {"Ref": "JobQueue"}}]}
+    queue_name = {"Fn::Select": [1, {"Fn::Split": ["/", arn_slash]}]}
     for stat in stats.values():
         assert stat["Metric"]["Namespace"] == "AWS/Batch"
         assert stat["Metric"]["MetricName"] in BATCH_METRIC_NAMES

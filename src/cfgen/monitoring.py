@@ -214,9 +214,20 @@ def _add_retry_alarm(
     Ratio of JobsRetried (attempts that failed and went back to RUNNABLE) to
     JobsMovedToStarting (attempts placed on capacity) over one hour. Batch emits
     these only on state transitions, so an idle hour has no data: missing data
-    is not breaching. The queue's name is the last part of its ARN (Ref).
+    is not breaching.
+
+    The queue's name is the part of its ARN (what Ref returns) after the "/";
+    JobQueueArn is the only attribute CloudFormation returns for a job queue.
+    The ARN is split with a "/" appended: "arn:...:job-queue/NAME/" gives
+    [arn:...:job-queue, NAME, ""] (Fn::Split keeps the empty string after a
+    trailing delimiter), so index 1 is the same NAME, and index 1 also exists
+    when a tool cannot resolve the Ref: cfripper --resolve (pycfmodel) replaces
+    it with a placeholder without "/", where Select(1, Split("/", Ref)) gave it
+    [] instead of a string and it refused every template (exit 3).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobqueue.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-split.html
     """
-    queue_name = Select(1, Split("/", job_queue))
+    queue_name = Select(1, Split("/", Sub("${QueueArn}/", QueueArn=job_queue)))
 
     def batch_metric(query_id: str, metric_name: str) -> MetricDataQuery:
         return MetricDataQuery(

@@ -7,6 +7,7 @@ ComputeLaunchTemplate (AWS::EC2::LaunchTemplate).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 from troposphere import Base64, GetAtt, Ref, Template
 from troposphere.ec2 import (
@@ -33,8 +34,33 @@ class Network:
     launch_template_version: GetAtt | None
 
 
-# MIME multipart, because Batch merges its own user data with ours. The ECS
-# agent reads /etc/ecs/ecs.config when it starts, after cloud-init ran this.
+# The host-side Spot notice watcher: the script ships in the package
+# (src/cfgen/data/spot-notice-watcher.sh, its header says why it exists) and the
+# user data installs it as a systemd unit.
+SPOT_WATCHER_SCRIPT = "data/spot-notice-watcher.sh"
+SPOT_WATCHER_PATH = "/usr/local/bin/cfgen-spot-notice-watcher"
+SPOT_WATCHER_UNIT_PATH = "/etc/systemd/system/cfgen-spot-notice-watcher.service"
+# Restart=always with RestartSec=5 and no start limit: the watcher never stays
+# down, and never restarts in a tight loop.
+SPOT_WATCHER_UNIT = f"""\
+[Unit]
+Description=cfgen: forward an EC2 Spot interruption notice to ECS task containers as SIGTERM
+After=docker.service
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart={SPOT_WATCHER_PATH}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# MIME multipart, because Batch merges its own user data with ours
+# (https://docs.aws.amazon.com/batch/latest/userguide/launch-templates.html).
+# The ECS agent reads /etc/ecs/ecs.config when it starts, after cloud-init ran
+# this. {watcher} and {unit} are heredocs, written byte for byte.
 _USER_DATA = """\
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="==CFGEN-BOUNDARY=="
@@ -43,16 +69,23 @@ Content-Type: multipart/mixed; boundary="==CFGEN-BOUNDARY=="
 Content-Type: text/x-shellscript; charset="us-ascii"
 
 #!/bin/bash
-# Written by cfgen. Spot draining: on a Spot interruption notice the ECS agent
-# stops placing tasks on this instance and stops its containers with SIGTERM,
-# then waits ECS_CONTAINER_STOP_TIMEOUT before SIGKILL (the default 30 s is too
-# short to checkpoint; the notice comes 120 s before the reclaim).
+# Written by cfgen. On a Spot notice, ECS draining only stops new placements:
+# cfgen-spot-notice-watcher (below) SIGTERMs the running jobs. The stop timeout
+# (SIGTERM to SIGKILL; default 30 s) applies to stops Batch starts.
 set -euo pipefail
 cat >> /etc/ecs/ecs.config <<'ECSCONFIG'
 ECS_ENABLE_SPOT_INSTANCE_DRAINING=true
 ECS_CONTAINER_STOP_TIMEOUT={stop_timeout}s
 ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
 ECSCONFIG
+cat > {watcher_path} <<'CFGEN_WATCHER'
+{watcher}CFGEN_WATCHER
+chmod 0755 {watcher_path}
+cat > {unit_path} <<'CFGEN_UNIT'
+{unit}CFGEN_UNIT
+systemctl daemon-reload
+# --no-block: cloud-init runs this script from a unit of its own; do not wait.
+systemctl enable --now --no-block cfgen-spot-notice-watcher.service
 
 --==CFGEN-BOUNDARY==--
 """
@@ -130,5 +163,30 @@ def add_network(t: Template, cfg: Profile, *, params: Params, ec2: bool) -> Netw
     )
 
 
+def spot_watcher_script() -> str:
+    """The watcher script, exactly as the user data writes it to the instance."""
+    return resources.files("cfgen").joinpath(SPOT_WATCHER_SCRIPT).read_text(encoding="utf-8")
+
+
+def user_data_text(cfg: Profile) -> str:
+    """The launch template's user data before Base64: MIME multipart, one shell part."""
+    script = spot_watcher_script()
+    for body, end in ((script, "CFGEN_WATCHER"), (SPOT_WATCHER_UNIT, "CFGEN_UNIT")):
+        # A heredoc ends at its delimiter line: the body must not hold one.
+        if not body.endswith("\n") or end in body.splitlines():
+            raise ValueError(f"{end}: cannot be written with a heredoc")
+    values = {
+        "{stop_timeout}": str(cfg.job.stop_timeout_seconds),
+        "{watcher_path}": SPOT_WATCHER_PATH,
+        "{unit_path}": SPOT_WATCHER_UNIT_PATH,
+        "{unit}": SPOT_WATCHER_UNIT,
+    }
+    text = _USER_DATA
+    for key, value in values.items():
+        text = text.replace(key, value)
+    # Last, so that nothing in the script is taken for a placeholder.
+    return text.replace("{watcher}", script)
+
+
 def _user_data(cfg: Profile) -> Base64:
-    return Base64(_USER_DATA.replace("{stop_timeout}", str(cfg.job.stop_timeout_seconds)))
+    return Base64(user_data_text(cfg))

@@ -16,7 +16,15 @@ import pytest
 from e2e_support import REGION, REPO, Emulator, explain, script
 from test_stack_lifecycle import explicit_parameters, load_template, outputs_from
 
+from cfgen.config import load_profile
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# Stand-in for the Docker CLI (no engine here): one line per call; `login` reads stdin.
+FAKE_DOCKER = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_DOCKER_LOG"
+if [ "$1" = login ]; then cat > /dev/null; fi
+"""
 
 # budget.yaml is the budget stack (test_budget_stack.py), not a profile.
 PROFILES = sorted(
@@ -138,6 +146,48 @@ def test_profile_deploys_runs_a_job_and_is_destroyed(
     proc = script("submit-job.sh", "--stack-name", stack, "--wait", env=env)
     assert proc.returncode == 0, explain(proc)
     assert proc.stdout.splitlines()[-1].endswith(" SUCCEEDED")
+
+    # push-image.sh builds for the stack's platform (its ImagePlatform output):
+    # linux/arm64 on the arm64 profile. No Docker engine here: a stand-in docker
+    # records its calls; the ECR and CloudFormation calls go to the emulator.
+    # After the job: moto's update of the job definition drops the stack's
+    # JobDefinitionArn output (docs/moto-notes.md).
+    expected_platform = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}[
+        load_profile(profile).compute.architecture
+    ]
+    assert outputs["ImagePlatform"] == expected_platform
+    docker_log = tmp_path / "docker.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER, encoding="utf-8")
+    (bin_dir / "docker").chmod(0o755)
+    push_env = {**env, "PATH": f"{bin_dir}:{env['PATH']}", "FAKE_DOCKER_LOG": str(docker_log)}
+    proc = script("push-image.sh", "--stack-name", stack, "--tag", "v1", env=push_env, timeout=300)
+    assert proc.returncode == 0, explain(proc)
+    image = f"{outputs['RepositoryUri']}:v1"
+    assert proc.stdout == f"{image}\n"
+    calls = docker_log.read_text(encoding="utf-8").splitlines()
+    registry = outputs["RepositoryUri"].split("/")[0]
+    assert calls == [
+        f"login --username AWS --password-stdin {registry}",
+        f"build --platform {expected_platform} --tag {image} {REPO / 'worker'}",
+        f"push {image}",
+    ]
+    stack_params = emulator.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack_params["Parameters"]}[
+        "ImageTag"
+    ] == "v1"
+    # --platform overrides the output, and says so.
+    other = "linux/amd64" if expected_platform == "linux/arm64" else "linux/arm64"
+    proc = script(
+        "push-image.sh", "--stack-name", stack, "--tag", "v2", "--platform", other,
+        "--dry-run", env=push_env,
+    )  # fmt: skip
+    assert proc.returncode == 0, explain(proc)
+    assert f"+ docker build --platform {other} --tag {outputs['RepositoryUri']}:v2 " in proc.stdout
+    assert f"building for {other} (--platform), but stack {stack} runs {expected_platform}" in (
+        proc.stderr
+    )
 
     proc = script("destroy.sh", "--stack-name", stack, env=env)
     assert proc.returncode == 0, explain(proc)

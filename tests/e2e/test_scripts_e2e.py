@@ -54,6 +54,22 @@ def test_data_stack_redeploy_push_errors_and_bucket_deletion(
     )
     assert proc.returncode == 1
     assert one_line(proc.stderr) == f"push-image.sh: no Dockerfile in {tmp_path}: nothing to build"
+    # A stack without the ImagePlatform output (made by an older cfgen): amd64, said so.
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    proc = script(
+        "push-image.sh", "--stack-name", stack, "--context", str(context), "--tag", "v1",
+        "--dry-run", env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, explain(proc)
+    assert f"+ docker build --platform linux/amd64 --tag {outputs['RepositoryUri']}:v1 " in (
+        proc.stdout
+    )
+    assert (
+        f"stack {stack} has no ImagePlatform output (made by an older cfgen):"
+        " building for linux/amd64\n"
+    ) in proc.stderr
 
     # Versions and a delete marker: all must go. (moto ignores the template's
     # VersioningConfiguration, docs/moto-notes.md: switch it on here.)

@@ -339,13 +339,16 @@ def test_deploy_run_update_destroy(
     # moto drops JobStateTimeLimitActions (docs/moto-notes.md); it is in the template:
     assert data["Resources"]["JobQueue"]["Properties"]["JobStateTimeLimitActions"]
     # The retry alarm's JobQueueName dimension is Fn::Select 1 of Fn::Split "/" of
-    # the queue's ARN (Ref). moto ignores AWS::CloudWatch::Alarm, so check the
-    # derivation against the queue it really created:
+    # the queue's ARN (Ref) with "/" appended. moto ignores AWS::CloudWatch::Alarm,
+    # so check the derivation against the queue it really created:
     dims = data["Resources"]["RetryRateAlarm"]["Properties"]["Metrics"][0]["MetricStat"]
     assert dims["Metric"]["Dimensions"][0]["Value"] == {
-        "Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "JobQueue"}]}]
+        "Fn::Select": [
+            1,
+            {"Fn::Split": ["/", {"Fn::Sub": ["${QueueArn}/", {"QueueArn": {"Ref": "JobQueue"}}]}]},
+        ]
     }
-    assert outputs["JobQueueArn"].split("/")[1] == queue["jobQueueName"]
+    assert (outputs["JobQueueArn"] + "/").split("/")[1] == queue["jobQueueName"]
 
     # The job definition: the contract's retry rules, environment and image.
     definition = batch.describe_job_definitions(jobDefinitions=[outputs["JobDefinitionArn"]])[

@@ -1,4 +1,5 @@
-"""Fixtures: a moto S3 server on 127.0.0.1 (a free port) and a fresh bucket per test."""
+"""Fixtures: a moto S3 server on 127.0.0.1 (a free port), a fresh bucket per test, and a
+fault-injecting proxy in front of the server."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from fakeimds import FakeIMDS
+from faultproxy import FaultProxy
 from moto.server import ThreadedMotoServer
 from swtestlib import base_env
 
@@ -40,3 +43,21 @@ def bucket(s3: Any) -> str:
     name = f"data-{uuid.uuid4().hex[:16]}"
     s3.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
+    """A FaultProxy in front of the moto server (the worker's AWS_ENDPOINT_URL)."""
+    host, _, port = moto_endpoint.removeprefix("http://").partition(":")
+    with FaultProxy((host, int(port))) as fp:
+        yield fp
+
+
+@pytest.fixture
+def imds() -> Iterator[FakeIMDS]:
+    """A stand-in IMDSv2 on 127.0.0.1 (see fakeimds.py)."""
+    server = FakeIMDS()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -5,23 +5,27 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import random
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from spotworker import entry
 from spotworker.config import load_config
-from spotworker.harness import Harness, Interrupted
 from spotworker.interrupt import StopFlag
 from spotworker.logs import EventLog
 from spotworker.results import aggregate_result, commit_manifests, iter_output
-from spotworker.tasks import load_task
 
 WORKER_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = WORKER_DIR.parent
-FAULTRUN = Path(__file__).with_name("faultrun.py")
+TESTS_DIR = Path(__file__).resolve().parent
+WORKER_CMD = [sys.executable, "-m", "spotworker"]
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETSENTINEL"
 ACCESS_KEY = "AKIAIOSFODNN7SENTINEL"
 
@@ -36,6 +40,20 @@ def base_env(endpoint: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def direct_s3(endpoint: str) -> Any:
+    """A boto3 S3 client of the emulator with the test credentials (for module fixtures,
+    which run before the per-test environment is set)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET,
+    )
 
 
 def worker_env(bucket: str, tmp_path: Path, **extra: Any) -> dict[str, str]:
@@ -63,50 +81,96 @@ class Run:
         self.code = code
         self.events = events
         self.raw = raw
+        self.stdout = raw
+        self.stderr = ""
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == name]
 
 
-def run_inprocess(env: dict[str, str], *, client: Any = None, stop: StopFlag | None = None) -> Run:
-    """Run one shard in this process (same code path as __main__.run, own client allowed)."""
-    from spotworker import __main__ as entry
-    from spotworker.s3io import make_client
-
+def run_inprocess(env: dict[str, str], *, stop: StopFlag | None = None) -> Run:
+    """Run one shard in this process through the real ``__main__.run`` (quick tests
+    of data handling; faults and signals go through :func:`run_subprocess`)."""
     cfg = load_config(env)
     out = io.StringIO()
     log = EventLog(out, job_id=cfg.job_id, array_index=cfg.array_index, attempt=cfg.attempt)
-    stop = stop or StopFlag()
-    if client is None:
-        code = entry.run(cfg, log, stop)
-    else:
-        from spotworker.harness import resolve_shards
-
-        shard, shards = resolve_shards(cfg)
-        harness = Harness(cfg, client, load_task(cfg), log, stop, shard=shard, shards=shards)
-        try:
-            code = harness.run()
-        except Interrupted:
-            code = 143
-        except Exception as exc:
-            from spotworker.errors import WorkerError
-
-            if not isinstance(exc, WorkerError):
-                raise
-            code = exc.exit_code
-    _ = make_client
+    code = entry.run(cfg, log, stop or StopFlag())
     raw = out.getvalue()
     return Run(code, [json.loads(line) for line in raw.splitlines()], raw)
 
 
-def run_subprocess(env: dict[str, str], *, faults: bool = False, timeout: float = 60) -> Run:
+def run_subprocess(
+    env: dict[str, str],
+    *,
+    timeout: float = 60,
+    argv: list[str] | None = None,
+    prefix: list[str] | None = None,
+) -> Run:
+    """``python -m spotworker [argv]`` with ``env`` over this process's environment."""
     full = {**os.environ, **env}
-    cmd = [sys.executable, str(FAULTRUN)] if faults else [sys.executable, "-m", "spotworker"]
+    cmd = [*(prefix or []), *WORKER_CMD, *(argv or [])]
     proc = subprocess.run(
         cmd, check=False, env=full, capture_output=True, text=True, timeout=timeout
     )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    return Run(proc.returncode, events, proc.stdout + proc.stderr)
+    run = Run(proc.returncode, events, proc.stdout + proc.stderr)
+    run.stdout, run.stderr = proc.stdout, proc.stderr
+    return run
+
+
+class Worker:
+    """A worker subprocess whose JSON log lines are read as they come."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            WORKER_CMD,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            if line.startswith("{"):
+                self._q.put(json.loads(line))
+        self._q.put(None)
+
+    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if event is None:
+                raise AssertionError("worker ended before the trigger:\n" + "".join(self.raw))
+            self.events.append(event)
+            if pred(event):
+                return
+
+    def finish(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout=timeout)
+        while (event := self._q.get(timeout=5)) is not None:
+            self.events.append(event)
+        return code
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+
+def nth(name: str, n: int = 1, **match: Any) -> Callable[[dict[str, Any]], bool]:
+    seen = {"n": 0}
+
+    def pred(event: dict[str, Any]) -> bool:
+        if event["event"] == name and all(event.get(k) == v for k, v in match.items()):
+            seen["n"] += 1
+        return seen["n"] >= n
+
+    return pred
 
 
 # -- data ------------------------------------------------------------------------
@@ -144,9 +208,9 @@ def expected(
 
 
 def job_result(
-    s3: Any, bucket: str, job: str = "job-1234"
+    s3: Any, bucket: str, job: str = "job-1234", shards: int | None = None
 ) -> dict[str, tuple[int, Decimal, Decimal, Decimal]]:
-    manifests = commit_manifests(s3, bucket, "output/", job)
+    manifests = commit_manifests(s3, bucket, "output/", job, shards)
     merged = aggregate_result(s3, bucket, manifests)
     return {k: (v[0], v[1], v[2], v[3]) for k, v in merged.items()}
 

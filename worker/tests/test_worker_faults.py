@@ -1,9 +1,17 @@
-"""Injected S3 faults (botocore event hooks), disk full, access denied."""
+"""Network, S3 and disk faults, through the real entry point (``python -m spotworker``).
+
+Network and S3 faults come from a fault-injecting proxy on 127.0.0.1 in front of
+the moto server (tests/faultproxy.py): bodies cut by a clean close (FIN) or a
+reset (RST), stalled connections, S3 5xx answers, connections closed before the
+response. Disk faults come from a real, tiny tmpfs (a private mount namespace,
+``unshare``). The worker itself is never patched.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
+import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -12,21 +20,26 @@ from typing import Any
 
 import boto3
 import pytest
-from faultrun import install
+from faultproxy import FaultProxy
 from moto.server import ThreadedMotoServer
 from spotworker import exitcodes
-from spotworker.config import load_config
-from spotworker.s3io import make_client
-from swtestlib import expected, gen_records, job_result, jsonl, run_inprocess, worker_env
+from swtestlib import (
+    TESTS_DIR,
+    committed_lines,
+    expected,
+    gen_records,
+    job_result,
+    jsonl,
+    run_subprocess,
+    worker_env,
+)
 
-
-def faulty_run(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **faults: str) -> Any:
-    for name, value in faults.items():
-        monkeypatch.setenv(name, value)
-    cfg = load_config(env)
-    client = make_client(cfg)
-    install(client, cfg)
-    return run_inprocess(env, client=client)
+# Small reads and a short read timeout, so that every fault shows within a second.
+FAST = {
+    "CFGEN_READ_CHUNK_BYTES": "2048",
+    "CFGEN_S3_MAX_ATTEMPTS": "2",
+    "CFGEN_S3_READ_TIMEOUT_SECONDS": "0.5",
+}
 
 
 @pytest.fixture
@@ -37,62 +50,180 @@ def data(s3: Any, bucket: str) -> list[Any]:
     return [x for r in recs for x in r]
 
 
-@pytest.mark.parametrize(
-    ("faults", "code"),
-    [
-        ({"FAULT_503": "GetObject:2"}, exitcodes.SUCCESS),
-        ({"FAULT_503": "GetObject:-1"}, exitcodes.TRANSIENT),
-        ({"FAULT_503": "PutObject:2"}, exitcodes.SUCCESS),
-        ({"FAULT_503": "ListObjectsV2:-1"}, exitcodes.TRANSIENT),
-        ({"FAULT_RESET": "PutObject:2"}, exitcodes.SUCCESS),
-        ({"FAULT_RESET": "GetObject:-1"}, exitcodes.TRANSIENT),
-        ({"FAULT_RESET": "HeadObject:-1"}, exitcodes.TRANSIENT),
-        ({"FAULT_BODY_RESET": "1:3"}, exitcodes.SUCCESS),
-        ({"FAULT_BODY_RESET": "0:50"}, exitcodes.TRANSIENT),
-    ],
-    ids=str,
-)
-def test_s3_faults_retry_then_transient(  # noqa: PLR0917
-    s3: Any,
-    bucket: str,
-    tmp_path: Path,
-    data: list[Any],
-    monkeypatch: pytest.MonkeyPatch,
-    faults: dict[str, str],
-    code: int,
+def via(proxy: FaultProxy, bucket: str, tmp_path: Path, **extra: Any) -> dict[str, str]:
+    return {**worker_env(bucket, tmp_path, **FAST, **extra), "AWS_ENDPOINT_URL": proxy.url}
+
+
+# (rule, exit code of the faulted attempt, reconnects it logs)
+CASES: dict[str, tuple[dict[str, Any], int, int]] = {
+    # a body cut short, three times: each reopens the range at the next unread byte
+    "body-fin-x3": (
+        {"action": "fin", "method": "GET", "path": "/input/", "after": 1000, "times": 3},
+        0,
+        3,
+    ),
+    "body-rst-x3": (
+        {"action": "rst", "method": "GET", "path": "/input/", "after": 1000, "times": 3},
+        0,
+        3,
+    ),
+    "body-stall-x2": (
+        {
+            "action": "stall",
+            "method": "GET",
+            "path": "/input/",
+            "after": 500,
+            "times": 2,
+            "seconds": 5,
+        },
+        0,
+        2,
+    ),
+    # every body cut before its first byte: no progress, gives up after 5 reconnects: 75
+    "body-fin-always": (
+        {"action": "fin", "method": "GET", "path": "/input/", "after": 0, "times": -1},
+        75,
+        5,
+    ),
+    "body-rst-always": (
+        {"action": "rst", "method": "GET", "path": "/input/", "after": 0, "times": -1},
+        75,
+        5,
+    ),
+    # S3 5xx: botocore's standard retries absorb a few, then exit 75
+    "get-503-once": ({"action": "status", "method": "GET", "path": "/input/", "times": 1}, 0, 0),
+    "get-503-always": (
+        {"action": "status", "method": "GET", "path": "/input/", "times": -1},
+        75,
+        0,
+    ),
+    "put-500-always": (
+        {"action": "status", "method": "PUT", "times": -1, "status": 500, "code": "InternalError"},
+        75,
+        0,
+    ),
+    "list-503-always": (
+        {"action": "status", "method": "GET", "path": "list-type=2", "times": -1},
+        75,
+        0,
+    ),
+    # connections closed or stalled before any response
+    "put-rst-before-response-once": (
+        {"action": "rst", "method": "PUT", "after": -1, "times": 1},
+        0,
+        0,
+    ),
+    "head-fin-before-response-always": (
+        {"action": "fin", "method": "HEAD", "after": -1, "times": -1},
+        75,
+        0,
+    ),
+    "checkpoint-put-stall-always": (
+        {
+            "action": "stall",
+            "method": "PUT",
+            "path": "/checkpoints/",
+            "after": -1,
+            "times": -1,
+            "seconds": 5,
+        },
+        75,
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_network_and_s3_faults(
+    s3: Any, bucket: str, *, tmp_path: Path, data: list[Any], proxy: FaultProxy, case: str
 ) -> None:
-    env = worker_env(bucket, tmp_path, CFGEN_READ_CHUNK_BYTES=2048, CFGEN_S3_MAX_ATTEMPTS=3)
-    run = faulty_run(env, monkeypatch, **faults)
+    rule, code, reconnects = CASES[case]
+    proxy.add(**rule)
+    env = via(proxy, bucket, tmp_path)
+    run = run_subprocess(env)
     assert run.code == code, run.raw
+    assert "Traceback" not in run.raw
+    assert len(run.named("reconnect")) == reconnects, run.raw
     if code == exitcodes.SUCCESS:
         assert job_result(s3, bucket) == expected(data)
-        if "FAULT_BODY_RESET" in faults:
-            assert len(run.named("reconnect")) == 3
-    else:
-        assert code in exitcodes.RETRYABLE
-        # nothing committed; a clean retry then succeeds from the last durable point
-        monkeypatch.delenv(next(iter(faults)))
-        again = run_inprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
-        assert again.code == 0, again.raw
-        assert job_result(s3, bucket) == expected(data)
-
-
-def test_disk_full_on_scratch_is_transient_then_resumes(
-    s3: Any, bucket: str, tmp_path: Path, data: list[Any]
-) -> None:
-    env = worker_env(bucket, tmp_path)
-    scratch = Path(env["TMPDIR"]) / "spotworker-job-1234-00000"
-    scratch.mkdir(parents=True)
-    (scratch / "out.part").symlink_to("/dev/full")  # every write: ENOSPC from the kernel
-    run = run_inprocess(env)
-    assert run.code == exitcodes.TRANSIENT, run.raw
-    failed = run.named("failed")[0]
-    assert failed["reason"] == "DiskFullError" and "No space left" in failed["error"]
-    again = run_inprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
+        return
+    assert code in exitcodes.RETRYABLE
+    assert run.named("failed")[0]["reason"] == "TransientError"
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix="output/job-1234/_commits/")["KeyCount"]
+    # the fault is gone: the retry succeeds from the last durable point
+    proxy.clear()
+    again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
     assert again.code == 0, again.raw
     assert job_result(s3, bucket) == expected(data)
 
 
+def test_cut_checkpoint_read_is_transient(
+    s3: Any, bucket: str, tmp_path: Path, data: list[Any], proxy: FaultProxy
+) -> None:
+    """A body cut while reading the checkpoint (FIN and RST) is 75, never 70."""
+    env = via(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0)
+    proxy.add(action="status", method="PUT", path="/_commits/", times=-1, code="SlowDown")
+    assert run_subprocess(env).code == exitcodes.TRANSIENT  # leaves a checkpoint behind
+    for action in ("fin", "rst"):
+        proxy.clear()
+        proxy.add(action=action, method="GET", path="/checkpoints/", after=10, times=-1)
+        run = run_subprocess(env)
+        assert run.code == exitcodes.TRANSIENT, run.raw
+        assert "checkpoint" in run.named("failed")[0]["error"]
+    proxy.clear()
+    assert run_subprocess(env).code == 0
+    assert job_result(s3, bucket) == expected(data)
+
+
+# -- disk ---------------------------------------------------------------------------
+def _unshare_ok() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+needs_unshare = pytest.mark.skipif(
+    not _unshare_ok(), reason="needs unshare (user and mount namespaces) for a private tmpfs"
+)
+
+
+def tmpfs_prefix(mountpoint: Path, options: str) -> list[str]:
+    """Run the command with a tiny tmpfs of its own mounted on ``mountpoint``."""
+    script = f'mount -t tmpfs -o {options} none "{mountpoint}" && exec "$@"'
+    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+
+
+@needs_unshare
+@pytest.mark.parametrize(
+    ("options", "where"),
+    [("size=1m,nr_inodes=1", "mkdir"), ("size=4k,nr_inodes=100", "write")],
+    ids=["no-inodes-for-scratch-dir", "no-space-for-scratch-file"],
+)
+def test_disk_full_is_transient_then_resumes(
+    s3: Any, bucket: str, tmp_path: Path, options: str, where: str
+) -> None:
+    recs = gen_records(800, 3)
+    s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=jsonl(recs))
+    # the map-style task streams one output line per record: 800 lines overflow 4 KiB
+    env = worker_env(
+        bucket, tmp_path, CFGEN_TASK="sw_example_tasks:upper", PYTHONPATH=str(TESTS_DIR)
+    )
+    run = run_subprocess(env, prefix=tmpfs_prefix(Path(env["TMPDIR"]), options))
+    assert run.code == exitcodes.TRANSIENT, run.raw
+    failed = run.named("failed")[0]
+    assert failed["reason"] == "DiskFullError" and "No space left" in failed["error"]
+    if where == "mkdir":  # before any S3 request
+        assert not run.named("start")
+    again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
+    assert again.code == 0, again.raw
+    lines = [json.loads(x) for x in committed_lines(s3, bucket)]
+    assert lines[-1] == {"total": 800} and len(lines) == 801
+
+
+# -- access denied --------------------------------------------------------------------
 @pytest.fixture
 def auth_server() -> Iterator[str]:
     """A moto server of its own that enforces IAM (so AccessDenied is moto's, not ours)."""
@@ -113,9 +244,7 @@ def auth_server() -> Iterator[str]:
         server.stop()
 
 
-def test_access_denied_is_permanent(
-    auth_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_access_denied_is_permanent(auth_server: str, tmp_path: Path) -> None:
     admin = boto3.session.Session(
         aws_access_key_id="AKIAADMIN000000000",
         aws_secret_access_key="admin",
@@ -150,13 +279,15 @@ def test_access_denied_is_permanent(
         headers={"Content-Type": "text/plain"},
     )
     urllib.request.urlopen(req).read()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", auth_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    run = run_inprocess(worker_env(bucket, tmp_path))
+    env = {
+        **worker_env(bucket, tmp_path),
+        "AWS_ENDPOINT_URL": auth_server,
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+    run = run_subprocess(env)
     assert run.code == exitcodes.NO_PERMISSION, run.raw
     assert exitcodes.NO_PERMISSION not in exitcodes.RETRYABLE
     assert "reading s3://" in run.named("failed")[0]["error"]
     assert "AccessDenied" in run.named("failed")[0]["error"]
     assert key["SecretAccessKey"] not in run.raw
-    _ = os

@@ -1,39 +1,37 @@
 """SIGTERM, SIGKILL, the Spot notice and racing attempts, on real subprocesses.
 
-The worker runs as ``python faultrun.py`` (the real entry point plus botocore
-hooks that slow reads down so that a signal lands mid-run) against the moto
-server; the resumed attempt runs as plain ``python -m spotworker``.
+The worker runs as ``python -m spotworker`` against the moto server through the
+fault proxy (tests/faultproxy.py), which slows the input down so that a signal
+lands mid-run, holds a checkpoint PUT while the test signals, or holds two
+attempts' commit PUTs until both have sent theirs.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from fakeimds import FakeIMDS
+from faultproxy import FaultProxy
 from spotworker import exitcodes
 from swtestlib import (
     ACCESS_KEY,
-    FAULTRUN,
     SECRET,
+    TESTS_DIR,
+    Worker,
     base_env,
     committed_lines,
+    direct_s3,
     expected,
     gen_records,
     job_result,
     jsonl,
+    nth,
     run_subprocess,
     worker_env,
 )
@@ -41,7 +39,14 @@ from swtestlib import (
 N_OBJECTS = 3
 LINES = 6000
 BAD_LINES = {17, 2500, 5999}  # per object, 1-based
-SLOW = {"FAULT_SLOW_READ": "0.01", "CFGEN_READ_CHUNK_BYTES": "16384"}
+# About 1.5 MB/s of input (the proxy's throttle), read in 16 KiB chunks.
+RATE = 1_500_000
+
+
+def slow_env(proxy: FaultProxy, bucket: str, tmp_path: Path, **extra: Any) -> dict[str, str]:
+    proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=RATE)
+    env = worker_env(bucket, tmp_path, CFGEN_READ_CHUNK_BYTES=16384, **extra)
+    return {**env, "AWS_ENDPOINT_URL": proxy.url}
 
 
 def make_inputs(s3: Any, bucket: str) -> list[Any]:
@@ -59,13 +64,7 @@ def make_inputs(s3: Any, bucket: str) -> list[Any]:
 @pytest.fixture(scope="module")
 def reference(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An uninterrupted run (plain ``python -m spotworker``) of the same input."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET,
-    )
+    s3 = direct_s3(moto_endpoint)
     bucket = f"ref-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     recs = make_inputs(s3, bucket)
@@ -80,63 +79,10 @@ def reference(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> d
     }
 
 
-class Worker:
-    """A worker subprocess whose JSON log lines are read as they come."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(FAULTRUN)],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.events: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.raw.append(line)
-            if line.startswith("{"):
-                self._q.put(json.loads(line))
-        self._q.put(None)
-
-    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
-            if event is None:
-                raise AssertionError("worker ended before the trigger:\n" + "".join(self.raw))
-            self.events.append(event)
-            if pred(event):
-                return
-
-    def finish(self, timeout: float = 30) -> int:
-        code = self.proc.wait(timeout=timeout)
-        while (event := self._q.get(timeout=5)) is not None:
-            self.events.append(event)
-        return code
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == name]
-
-
-def nth(name: str, n: int = 1, **match: Any) -> Callable[[dict[str, Any]], bool]:
-    seen = {"n": 0}
-
-    def pred(event: dict[str, Any]) -> bool:
-        if event["event"] == name and all(event.get(k) == v for k, v in match.items()):
-            seen["n"] += 1
-        return seen["n"] >= n
-
-    return pred
-
-
 def check_resume(s3: Any, bucket: str, env: dict[str, str], reference: dict[str, Any]) -> Any:
-    again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
+    again = run_subprocess(
+        {**env, "AWS_BATCH_JOB_ATTEMPT": "2", "AWS_ENDPOINT_URL": s3.meta.endpoint_url}
+    )
     assert again.code == 0, again.raw
     # identical to the uninterrupted run: same parts, same dead letters, once each
     assert committed_lines(s3, bucket) == reference["parts"]
@@ -159,10 +105,16 @@ def check_resume(s3: Any, bucket: str, env: dict[str, str], reference: dict[str,
     ids=["first-object", "first-checkpoint", "between-objects", "fourth-checkpoint"],
 )
 def test_sigterm_then_resume_is_identical(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], trigger: Any
+    s3: Any,
+    bucket: str,
+    *,
+    tmp_path: Path,
+    reference: dict[str, Any],
+    trigger: Any,
+    proxy: FaultProxy,
 ) -> None:
     make_inputs(s3, bucket)
-    env = worker_env(bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, **SLOW)
+    env = slow_env(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2)
     worker = Worker(env)
     worker.wait_for(trigger)
     worker.proc.send_signal(signal.SIGTERM)
@@ -178,13 +130,16 @@ def test_sigterm_then_resume_is_identical(
 
 
 def test_second_sigterm_during_checkpoint(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], proxy: FaultProxy
 ) -> None:
     make_inputs(s3, bucket)
-    env = worker_env(
-        bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, FAULT_SIGTERM_ON_CHECKPOINT=2, **SLOW
-    )
+    env = slow_env(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2)
+    held = proxy.add(action="delay", method="PUT", path="/checkpoints/", skip=1, seconds=0.5)
     worker = Worker(env)
+    assert held.arrived.wait(30), "".join(worker.raw)  # the second checkpoint PUT is in flight
+    worker.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    worker.proc.send_signal(signal.SIGTERM)
     assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
     interrupt = worker.named("interrupt")[0]
     assert interrupt["signals"] == 2
@@ -197,10 +152,10 @@ def test_second_sigterm_during_checkpoint(
 
 
 def test_sigkill_loses_at_most_one_checkpoint_interval(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], proxy: FaultProxy
 ) -> None:
     make_inputs(s3, bucket)
-    env = worker_env(bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, **SLOW)
+    env = slow_env(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2)
     worker = Worker(env)
     worker.wait_for(nth("checkpoint", 3))
     worker.proc.kill()
@@ -212,88 +167,61 @@ def test_sigkill_loses_at_most_one_checkpoint_interval(
     assert again.named("resume")[0]["bytes"] >= durable
 
 
-@pytest.fixture
-def imds() -> Iterator[str]:
-    """A stand-in for the IMDSv2 endpoint: a Spot notice appears after a few polls."""
-    polls = {"n": 0}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_PUT(self) -> None:
-            ok = self.path == "/latest/api/token" and self.headers.get(
-                "X-aws-ec2-metadata-token-ttl-seconds"
-            )
-            self.send_response(200 if ok else 400)
-            self.end_headers()
-            self.wfile.write(b"token-123")
-
-        def do_GET(self) -> None:
-            polls["n"] += 1
-            if self.headers.get("X-aws-ec2-metadata-token") != "token-123":
-                self.send_response(401)
-                self.end_headers()
-                return
-            if self.path != "/latest/meta-data/spot/instance-action" or polls["n"] < 3:
-                self.send_response(404)
-                self.end_headers()
-                return
-            body = b'{"action": "terminate", "time": "2026-11-22T01:02:03Z"}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_spot_notice_stops_like_sigterm(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], imds: str
+    s3: Any,
+    bucket: str,
+    *,
+    tmp_path: Path,
+    reference: dict[str, Any],
+    imds: FakeIMDS,
+    proxy: FaultProxy,
 ) -> None:
+    """In an ECS task (ECS_CONTAINER_METADATA_URI_V4 set), auto polling sees the notice."""
     make_inputs(s3, bucket)
-    env = worker_env(
+    env = slow_env(
+        proxy,
         bucket,
         tmp_path,
         CFGEN_CHECKPOINT_SECONDS=0.2,
-        CFGEN_IMDS_POLL=1,
+        CFGEN_IMDS_POLL="auto",
+        AWS_EC2_METADATA_DISABLED="",
+        ECS_CONTAINER_METADATA_URI_V4="http://127.0.0.1:9/v4/not-contacted",
         CFGEN_IMDS_INTERVAL_SECONDS=0.1,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT=imds,
-        **SLOW,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.endpoint("a1", notice_in=0.3),
     )
     worker = Worker(env)
     assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
     assert worker.named("spot_notice")
     assert worker.named("interrupt")[0]["reason"] == "spot_notice"
     check_resume(s3, bucket, {**env, "CFGEN_IMDS_POLL": "0"}, reference)
+    assert imds.polls("a1") >= 1
 
 
 def test_racing_attempts_commit_once(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+    s3: Any,
+    bucket: str,
+    *,
+    tmp_path: Path,
+    reference: dict[str, Any],
+    proxy: FaultProxy,
 ) -> None:
+    """Two attempts of one shard at once: one commits, the other loses the race; the
+    committed parts and dead letters are byte for byte those of an uninterrupted run."""
     make_inputs(s3, bucket)
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
+    barrier = proxy.add(action="barrier", method="PUT", header="if-none-match", parties=2, times=2)
     for n in (1, 2):
         (tmp_path / str(n)).mkdir()
+    roots = {1: tmp_path / "1", 2: tmp_path / "2"}
     workers = [
         Worker(
-            worker_env(
-                bucket, tmp_path / str(n), AWS_BATCH_JOB_ATTEMPT=n, FAULT_BARRIER=f"{barrier}:2"
-            )
+            slow_env(proxy, bucket, roots[n], AWS_BATCH_JOB_ATTEMPT=n, CFGEN_CHECKPOINT_SECONDS=0.1)
         )
         for n in (1, 2)
     ]
     codes = [w.finish() for w in workers]
     assert codes == [0, 0], ["".join(w.raw) for w in workers]
-    assert len(list(barrier.iterdir())) == 2  # both really tried the conditional PUT
+    assert barrier.hits == 2  # both really sent the conditional PUT
+    assert not list((tmp_path / "1" / "scratch").iterdir())  # each removed its own scratch
     statuses = sorted(w.named("done")[0]["status"] for w in workers)
     assert statuses == ["commit_lost_race", "committed"]
     commits = s3.list_objects_v2(Bucket=bucket, Prefix="output/job-1234/_commits/")
@@ -302,22 +230,66 @@ def test_racing_attempts_commit_once(
     assert committed_lines(s3, bucket, "deadletters") == reference["deadletters"]
 
 
-def test_sigterm_map_task_parts_identical(s3: Any, bucket: str, tmp_path: Path) -> None:
+def test_two_attempts_on_one_scratch_root_byte_for_byte(
+    s3: Any, bucket: str, tmp_path: Path, proxy: FaultProxy, moto_endpoint: str
+) -> None:
+    """Two attempts of one shard at once on one scratch root, dead letters in every
+    chunk and a flush after every chunk (so both write scratch files all the time):
+    the committed output and dead letters equal, byte for byte, those of a single
+    attempt on another bucket, and the dead letters are exactly the bad lines."""
+    bodies, bad_lines = {}, {}
+    for i in range(2):
+        lines = jsonl(gen_records(800, 300 + i)).split(b"\n")[:-1]
+        for n in range(7, len(lines), 23):
+            lines[n] = b'{"key": broken %d' % n
+        bodies[f"input/{i}.jsonl"] = b"\n".join(lines) + b"\n"
+        bad_lines[f"input/{i}.jsonl"] = list(range(8, len(lines) + 1, 23))
+    knobs = {
+        "CFGEN_CHECKPOINT_SECONDS": 0,
+        "CFGEN_READ_CHUNK_BYTES": 2048,
+        "CFGEN_MAX_BAD_RATIO": 0.1,
+    }
+    ref_bucket = f"ref-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=ref_bucket)
+    for b in (bucket, ref_bucket):
+        for key, body in bodies.items():
+            s3.put_object(Bucket=b, Key=key, Body=body)
+    (tmp_path / "ref").mkdir()
+    ref = run_subprocess(worker_env(ref_bucket, tmp_path / "ref", **knobs))
+    assert ref.code == 0, ref.raw
+    proxy.add(action="barrier", method="PUT", header="if-none-match", parties=2, times=2)
+    proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=250_000)
+    env = {**worker_env(bucket, tmp_path, **knobs), "AWS_ENDPOINT_URL": proxy.url}
+    workers = [Worker({**env, "AWS_BATCH_JOB_ATTEMPT": str(n)}) for n in (1, 2)]
+    codes = [w.finish(timeout=60) for w in workers]
+    assert codes == [0, 0], ["".join(w.raw) for w in workers]
+    dead = committed_lines(s3, bucket, "deadletters")
+    assert dead == committed_lines(s3, ref_bucket, "deadletters")
+    assert committed_lines(s3, bucket) == committed_lines(s3, ref_bucket)
+    got = [(d["object"], d["line"]) for d in map(json.loads, dead)]
+    assert got == [(k, n) for k in sorted(bad_lines) for n in bad_lines[k]]
+    assert not list((tmp_path / "scratch").iterdir())
+
+
+def test_sigterm_map_task_parts_identical(
+    s3: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
     """A streaming (map-style) task: its bytes-<a>-<b> parts tile the input exactly."""
     recs = gen_records(20_000, 77)
     s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=jsonl(recs))
-    env = worker_env(
+    env = slow_env(
+        proxy,
         bucket,
         tmp_path,
         CFGEN_TASK="sw_example_tasks:upper",
         CFGEN_CHECKPOINT_SECONDS=0.2,
-        PYTHONPATH=str(Path(__file__).parent),
-        **SLOW,
+        PYTHONPATH=str(TESTS_DIR),
     )
     worker = Worker(env)
     worker.wait_for(nth("checkpoint", 2))
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    proxy.clear()
     again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
     assert again.code == 0, again.raw
     lines = committed_lines(s3, bucket)
@@ -326,18 +298,12 @@ def test_sigterm_map_task_parts_identical(s3: Any, bucket: str, tmp_path: Path) 
 
 
 def test_hung_flush_still_exits_143_within_grace(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any]
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], proxy: FaultProxy
 ) -> None:
     """If the flush hangs, exit 143 before ECS's SIGKILL (137 would not be retried)."""
     make_inputs(s3, bucket)
-    env = worker_env(
-        bucket,
-        tmp_path,
-        CFGEN_CHECKPOINT_SECONDS=0.2,
-        CFGEN_GRACE_SECONDS=1,
-        FAULT_SLOW_CHECKPOINT=20,
-        **SLOW,
-    )
+    env = slow_env(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2, CFGEN_GRACE_SECONDS=1)
+    proxy.add(action="delay", method="PUT", path="/checkpoints/", times=-1, seconds=20)
     worker = Worker(env)
     worker.wait_for(nth("object_start"))
     worker.proc.send_signal(signal.SIGTERM)
@@ -346,4 +312,4 @@ def test_hung_flush_still_exits_143_within_grace(
     assert time.monotonic() - started < 10
     assert worker.named("grace_expired"), "".join(worker.raw)
     assert not worker.named("interrupt")  # the flush never finished
-    check_resume(s3, bucket, env | {"FAULT_SLOW_CHECKPOINT": "0"}, reference)
+    check_resume(s3, bucket, env, reference)

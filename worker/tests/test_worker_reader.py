@@ -94,11 +94,55 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
             {"CFGEN_INPUT_PREFIX": "input"},
             "CFGEN_INPUT_PREFIX='input': must end with '/' (an S3 key prefix)",
         ),
-        ({"CFGEN_CHECKPOINT_SECONDS": "soon"}, "CFGEN_CHECKPOINT_SECONDS='soon': must be a number"),
-        ({"CFGEN_MAX_BAD_RATIO": "nan"}, "CFGEN_MAX_BAD_RATIO='nan': must be between 0.0 and 1.0"),
+        (
+            {"CFGEN_CHECKPOINT_SECONDS": "soon"},
+            "CFGEN_CHECKPOINT_SECONDS='soon': must be a number (like 30 or 0.5)",
+        ),
+        (
+            {"CFGEN_MAX_BAD_RATIO": "nan"},
+            "CFGEN_MAX_BAD_RATIO='nan': must be a number (like 30 or 0.5)",
+        ),
+        (
+            {"CFGEN_GRACE_SECONDS": "inf"},
+            "CFGEN_GRACE_SECONDS='inf': must be a number (like 30 or 0.5)",
+        ),
+        (
+            {"CFGEN_CHECKPOINT_SECONDS": "1e3"},
+            "CFGEN_CHECKPOINT_SECONDS='1e3': must be a number (like 30 or 0.5)",
+        ),
+        (
+            {"CFGEN_MAX_BAD_RATIO": "1.5"},
+            "CFGEN_MAX_BAD_RATIO='1.5': must be between 0.0 and 1.0",
+        ),
         (
             {"AWS_BATCH_JOB_ARRAY_INDEX": "-1"},
-            "AWS_BATCH_JOB_ARRAY_INDEX='-1': must be between 0 and 9999",
+            "AWS_BATCH_JOB_ARRAY_INDEX='-1': must be an integer (digits 0-9 only)",
+        ),
+        (
+            {"AWS_BATCH_JOB_ARRAY_INDEX": "10000"},
+            "AWS_BATCH_JOB_ARRAY_INDEX='10000': must be between 0 and 9999",
+        ),
+        (
+            {"CFGEN_S3_MAX_ATTEMPTS": "\u0663"},  # an Arabic-Indic digit: int() takes it
+            "CFGEN_S3_MAX_ATTEMPTS='\u0663': must be an integer (digits 0-9 only)",
+        ),
+        (
+            {"CFGEN_DATA_BUCKET": "Bad Bucket!"},
+            "CFGEN_DATA_BUCKET='Bad Bucket!': must be an S3 bucket name (3-63 characters: "
+            "lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)",
+        ),
+        (
+            {"CFGEN_INPUT_PREFIX": "in\udcff/"},  # a byte that is not UTF-8, as os.environ has it
+            "CFGEN_INPUT_PREFIX='in\\udcff/': must be valid UTF-8",
+        ),
+        (
+            {"AWS_BATCH_JOB_ID": "a b"},
+            "AWS_BATCH_JOB_ID='a b': must be a job id (letters, digits, '.', '_', '-', '#', "
+            "at most 128) with an optional ':<array index>'",
+        ),
+        (
+            {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "169.254.169.254"},
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT='169.254.169.254': must be an http:// URL",
         ),
         (
             {"AWS_BATCH_JOB_ARRAY_INDEX": "3", "CFGEN_ARRAY_SIZE": "3"},
@@ -109,11 +153,18 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
             {"CFGEN_TASK": "mine"},
             "CFGEN_TASK='mine': must be 'aggregate' or 'package.module:factory'",
         ),
-        ({"AWS_BATCH_JOB_ATTEMPT": "x"}, "AWS_BATCH_JOB_ATTEMPT='x': must be an integer"),
+        (
+            {"AWS_BATCH_JOB_ATTEMPT": "x"},
+            "AWS_BATCH_JOB_ATTEMPT='x': must be an integer (digits 0-9 only)",
+        ),
+        (
+            {"CFGEN_TASK": "os:getcwd:x"},
+            "CFGEN_TASK='os:getcwd:x': must be 'aggregate' or 'package.module:factory'",
+        ),
     ],
 )
 def test_config_errors_name_field_value_rule(env: dict[str, str], message: str) -> None:
-    full = {"CFGEN_DATA_BUCKET": "b", **env} if env else {}
+    full = {"CFGEN_DATA_BUCKET": "data-bucket", **env} if env else {}
     with pytest.raises(ConfigError) as err:
         load_config(full)
     assert str(err.value) == message

@@ -5,18 +5,20 @@ replaced whole by each PUT (S3 PUTs are atomic: a reader sees the old or the new
 checkpoint, never a mix). It records, per input object of the shard: the ETag it
 was read at, the byte offset and line number of the last safe point, the good and
 bad record counts, the output and dead-letter parts written so far, and the
-task's state. A checkpoint that does not parse, or that belongs to another job,
-shard layout, task or format version, is ignored (the shard starts over; the
-part names are deterministic, so nothing is duplicated).
+task's state, and a SHA-256 digest of all of that. A checkpoint that does not
+parse, whose digest does not match (damaged or edited), or that belongs to
+another job, shard layout, task or format version, is ignored (the shard starts
+over; the part names are deterministic, so nothing is duplicated).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass
@@ -37,14 +39,7 @@ class ObjectProgress:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ObjectProgress:
         prog = cls(
-            index=_int(raw["index"]),
-            key=_str(raw["key"]),
-            etag=_str(raw["etag"]),
-            size=_int(raw["size"]),
-            offset=_int(raw["offset"]),
-            lines=_int(raw["lines"]),
-            records=_int(raw["records"]),
-            bad=_int(raw["bad"]),
+            **_typed(raw, ("index", "size", "offset", "lines", "records", "bad"), ("key", "etag")),
             parts=[_str(p) for p in raw["parts"]],
             deadletters=[_str(p) for p in raw["deadletters"]],
             state=raw["state"],
@@ -52,6 +47,10 @@ class ObjectProgress:
         )
         if prog.offset > prog.size:
             raise ValueError("offset beyond object size")
+        if prog.done and (prog.offset != prog.size or prog.state is not None):
+            raise ValueError("a done object must be read to its end and have no state")
+        if prog.lines > prog.offset or prog.records + prog.bad > prog.lines:
+            raise ValueError("more lines or records than bytes read")
         return prog
 
 
@@ -74,29 +73,38 @@ class ShardCheckpoint:
             "seq": self.seq,
             "objects": [asdict(o) for _, o in sorted(self.objects.items())],
         }
+        body["digest"] = _digest(body)
         return json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> ShardCheckpoint:
-        """Parse a checkpoint; raises ValueError (with the reason) if it is corrupt."""
+        """Parse a checkpoint; raises ValueError (with the reason) if it is unusable.
+
+        Whatever ``data`` holds, the only exception is ValueError.
+        """
         try:
-            raw = json.loads(data)
-            if not isinstance(raw, dict):
-                raise ValueError("not a JSON object")
-            if raw.get("format") != FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}, expected {FORMAT}")
-            ckpt = cls(
-                job_id=_str(raw["job_id"]),
-                shard=_int(raw["shard"]),
-                shards=_int(raw["shards"]),
-                task=_str(raw["task"]),
-                seq=_int(raw["seq"]),
-            )
-            for item in raw["objects"]:
-                prog = ObjectProgress.from_dict(item)
-                ckpt.objects[prog.index] = prog
-        except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            return cls._parse(data)
+        except ValueError:
+            raise
+        except Exception as exc:  # KeyError, TypeError, RecursionError, ...: all unusable
             raise ValueError(f"malformed checkpoint: {type(exc).__name__}: {exc}") from None
+
+    @classmethod
+    def _parse(cls, data: bytes) -> ShardCheckpoint:
+        raw = json.loads(data)
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"format {raw.get('format')!r}, expected {FORMAT}")
+        digest = raw.pop("digest", None)
+        if digest != _digest(raw):
+            raise ValueError("digest does not match the content (damaged or edited)")
+        ckpt = cls(**_typed(raw, ("shard", "shards", "seq"), ("job_id", "task")))
+        for item in raw["objects"]:
+            prog = ObjectProgress.from_dict(item)
+            if prog.index in ckpt.objects:
+                raise ValueError(f"object index {prog.index} twice")
+            ckpt.objects[prog.index] = prog
         return ckpt
 
     def totals(self) -> dict[str, int]:
@@ -108,6 +116,16 @@ class ShardCheckpoint:
             "bad": sum(o.bad for o in objs),
             "bytes": sum(o.offset for o in objs),
         }
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _typed(raw: dict[str, Any], ints: tuple[str, ...], strs: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of ``raw``, checked: non-negative integers and strings."""
+    return {**{k: _int(raw[k]) for k in ints}, **{k: _str(raw[k]) for k in strs}}
 
 
 def _int(value: Any) -> int:

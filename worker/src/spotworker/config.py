@@ -8,6 +8,7 @@ variable, the value and the rule.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,10 +36,14 @@ class Config:
     max_record_bytes: int = 1024 * 1024
     read_chunk_bytes: int = 1024 * 1024
     s3_max_attempts: int = 8
-    #: "auto" (poll only on Batch, when reachable), "1" or "0".
+    #: botocore read timeout: a connection that stalls this long is dropped and retried.
+    s3_read_timeout_seconds: float = 30.0
     #: After SIGTERM, exit 143 at the latest this much later (the stop timeout is ~110 s).
     grace_seconds: float = 95.0
+    #: "auto" (poll only inside an ECS task, i.e. on Batch), "1" or "0".
     imds_poll: str = "auto"
+    #: ECS_CONTAINER_METADATA_URI_V4 is set: the process runs in an ECS task.
+    in_ecs_task: bool = False
     imds_endpoint: str = "http://169.254.169.254"
     imds_interval_seconds: float = 5.0
     #: "aggregate" (the example) or "package.module:factory".
@@ -52,9 +57,50 @@ class Config:
         """The per-job name used in S3 paths: the parent id for array children."""
         return self.job_id.split(":", 1)[0]
 
+    @property
+    def poll_imds(self) -> bool:
+        """Poll for Spot notices: forced on or off, or (auto) only inside an ECS task."""
+        return self.imds_poll == "1" or (self.imds_poll == "auto" and self.in_ecs_task)
+
+
+# S3 general purpose bucket names: 3-63 characters, lowercase letters, digits,
+# dots and hyphens, starting and ending with a letter or digit, no "..", not an
+# IP address (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP = re.compile(r"\d+\.\d+\.\d+\.\d+")
+# Batch job ids are UUIDs; an array child is "<parent>:<index>" (the README's
+# local runs use short names like "demo:0").
+_JOB_ID = re.compile(r"[A-Za-z0-9._#-]{1,128}(:[0-9]{1,5})?")
+_TASK = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
+_INT = re.compile(r"[0-9]{1,12}")
+_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{0,12})?|\.[0-9]{1,12}")
+
+
+def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
+    """The variable's value; one that is not valid UTF-8 (os.environ keeps such bytes
+    as lone surrogates) is a configuration error, not a failure at the first S3 key."""
+    value = env.get(name, default)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{name}={value!r}: must be valid UTF-8") from None
+    return value
+
+
+def _bucket(env: Mapping[str, str]) -> str:
+    bucket = _get(env, "CFGEN_DATA_BUCKET")
+    if not bucket:
+        raise ConfigError("CFGEN_DATA_BUCKET='': required (the stack's data bucket name)")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket or _IP.fullmatch(bucket):
+        raise ConfigError(
+            f"CFGEN_DATA_BUCKET={bucket!r}: must be an S3 bucket name (3-63 characters: "
+            "lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)"
+        )
+    return bucket
+
 
 def _req_prefix(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, default)
+    value = _get(env, name, default)
     if value and not value.endswith("/"):
         raise ConfigError(f"{name}={value!r}: must end with '/' (an S3 key prefix)")
     if value.startswith("/"):
@@ -62,41 +108,45 @@ def _req_prefix(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be an integer") from None
+def _bounded(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
+    """The raw value ('' if unset) if it has the number syntax ``pattern``."""
+    raw = _get(env, name)
+    if raw and not pattern.fullmatch(raw):
+        raise ConfigError(f"{name}={raw!r}: must be {what}")
+    return raw
+
+
+def _in(name: str, raw: str, value: float, lo: float, hi: float) -> None:
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={raw!r}: must be between {lo} and {hi}")
-    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = _bounded(env, name, _INT, "an integer (digits 0-9 only)")
+    if not raw:
+        return default
+    _in(name, raw, int(raw), lo, hi)
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name, "")
-    if raw == "":
+    raw = _bounded(env, name, _DECIMAL, "a number (like 30 or 0.5)")
+    if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be a number") from None
-    if not lo <= value <= hi:  # also rejects NaN
-        raise ConfigError(f"{name}={raw!r}: must be between {lo} and {hi}")
-    return value
+    _in(name, raw, float(raw), lo, hi)
+    return float(raw)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate the worker's environment."""
     env = os.environ if env is None else env
-    bucket = env.get("CFGEN_DATA_BUCKET", "")
-    if not bucket:
-        raise ConfigError("CFGEN_DATA_BUCKET='': required (the stack's data bucket name)")
-    job_id = env.get("AWS_BATCH_JOB_ID", "") or "local"
-    if "/" in job_id or len(job_id) > 200:
-        raise ConfigError(f"AWS_BATCH_JOB_ID={job_id!r}: must not contain '/' (max 200 chars)")
+    bucket = _bucket(env)
+    job_id = _get(env, "AWS_BATCH_JOB_ID") or "local"
+    if not _JOB_ID.fullmatch(job_id):
+        raise ConfigError(
+            f"AWS_BATCH_JOB_ID={job_id!r}: must be a job id (letters, digits, '.', '_', "
+            "'-', '#', at most 128) with an optional ':<array index>'"
+        )
     array_index = _int(env, "AWS_BATCH_JOB_ARRAY_INDEX", None, 0, 9_999)
     array_size = _int(env, "CFGEN_ARRAY_SIZE", None, 1, 10_000)
     if array_index is not None and array_size is not None and array_index >= array_size:
@@ -104,15 +154,22 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             f"AWS_BATCH_JOB_ARRAY_INDEX={array_index!r}: must be below "
             f"CFGEN_ARRAY_SIZE={array_size}"
         )
-    imds = env.get("CFGEN_IMDS_POLL", "auto") or "auto"
+    imds = _get(env, "CFGEN_IMDS_POLL", "auto") or "auto"
     if imds not in {"auto", "0", "1"}:
         raise ConfigError(f"CFGEN_IMDS_POLL={imds!r}: must be auto, 0 or 1")
     if imds == "auto" and env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
         imds = "0"
-    task = env.get("CFGEN_TASK", "aggregate") or "aggregate"
-    if task != "aggregate" and ":" not in task:
+    task = _get(env, "CFGEN_TASK", "aggregate") or "aggregate"
+    if task != "aggregate" and not _TASK.fullmatch(task):
         raise ConfigError(f"CFGEN_TASK={task!r}: must be 'aggregate' or 'package.module:factory'")
-    manifest = env.get("CFGEN_INPUT_MANIFEST", "")
+    manifest = _get(env, "CFGEN_INPUT_MANIFEST")
+    imds_endpoint = (
+        _get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT") or "http://169.254.169.254"
+    ).rstrip("/")
+    if not imds_endpoint.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"AWS_EC2_METADATA_SERVICE_ENDPOINT={imds_endpoint!r}: must be an http:// URL"
+        )
     attempt = _int(env, "AWS_BATCH_JOB_ATTEMPT", 1, 1, 100)
     max_record = _int(env, "CFGEN_MAX_RECORD_BYTES", 1024 * 1024, 16, 256 * 1024 * 1024)
     chunk = _int(env, "CFGEN_READ_CHUNK_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024)
@@ -135,14 +192,16 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         max_record_bytes=max_record,
         read_chunk_bytes=chunk,
         s3_max_attempts=s3_attempts,
+        s3_read_timeout_seconds=_float(env, "CFGEN_S3_READ_TIMEOUT_SECONDS", 30.0, 0.1, 600.0),
         grace_seconds=_float(env, "CFGEN_GRACE_SECONDS", 95.0, 0.0, 3600.0),
         imds_poll=imds,
-        imds_endpoint=(
-            env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "") or "http://169.254.169.254"
-        ).rstrip("/"),
+        # Set by the ECS agent in every task it starts (so on Batch, EC2 and Fargate):
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4.html
+        in_ecs_task=bool(_get(env, "ECS_CONTAINER_METADATA_URI_V4")),
+        imds_endpoint=imds_endpoint,
         imds_interval_seconds=_float(env, "CFGEN_IMDS_INTERVAL_SECONDS", 5.0, 0.05, 60.0),
         task=task,
-        task_key_field=env.get("CFGEN_TASK_KEY_FIELD", "key") or "key",
-        task_value_field=env.get("CFGEN_TASK_VALUE_FIELD", "value") or "value",
-        scratch_dir=env.get("TMPDIR", "") or "/tmp",  # noqa: S108
+        task_key_field=_get(env, "CFGEN_TASK_KEY_FIELD", "key") or "key",
+        task_value_field=_get(env, "CFGEN_TASK_VALUE_FIELD", "value") or "value",
+        scratch_dir=_get(env, "TMPDIR") or "/tmp",  # noqa: S108
     )

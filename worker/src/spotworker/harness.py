@@ -20,10 +20,8 @@ parts behind; readers go through the marker).
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from itertools import accumulate
@@ -42,12 +40,12 @@ from spotworker.errors import (
     NETWORK_ERRORS,
     S3_ERRORS,
     ConfigError,
-    DiskFullError,
     TransientError,
     WorkerError,
     classify,
     error_code,
     http_status,
+    storage_error,
 )
 from spotworker.interrupt import StopFlag
 from spotworker.logs import EventLog
@@ -61,7 +59,6 @@ from spotworker.s3io import (
 )
 from spotworker.tasks import BadRecord, ObjectTask, SkipRecord, TaskFactory
 
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, use_threads=False)
 PROGRESS_SECONDS = 15.0
 
@@ -89,6 +86,23 @@ class _Scratch:
 
     def close(self) -> None:
         self.fh.close()
+
+    def ship(self, key: str, upload: Callable[[Path, str], None], into: list[str]) -> None:
+        """Upload what was collected (if anything) as ``key``, record it, start afresh."""
+        if self.size:
+            self.fh.flush()
+            upload(self.path, key)
+            into.append(key)
+            self.reset()
+
+
+def make_scratch(cfg: Config) -> Path:
+    """This attempt's own scratch directory under TMPDIR (unique per process, so two
+    attempts of one shard on one host, or on one mounted volume, never share files)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"spotworker-{cfg.job_key}-", dir=cfg.scratch_dir))
+    except OSError as exc:
+        raise storage_error(exc, cfg.scratch_dir) or classify(exc, "scratch") from None
 
 
 def resolve_shards(cfg: Config, batch_client: Callable[[], Any] | None = None) -> tuple[int, int]:
@@ -122,6 +136,7 @@ class Harness:
         *,
         shard: int,
         shards: int,
+        scratch: Path,
     ) -> None:
         self.cfg = cfg
         self.s3 = client
@@ -136,7 +151,7 @@ class Harness:
         self.commit_key = f"{cfg.output_prefix}{job}/_commits/{name}.json"
         self.out_base = f"{cfg.output_prefix}{job}/shard-{shard:05d}"
         self.dl_base = f"{cfg.deadletter_prefix}{job}/shard-{shard:05d}"
-        self.scratch = Path(cfg.scratch_dir) / f"spotworker-{job}-{shard:05d}"
+        self.scratch = scratch
         self.ckpt = ShardCheckpoint(job, shard, shards, task.name)
         self.started = time.monotonic()
         self.bytes_this_attempt = 0
@@ -196,6 +211,10 @@ class Harness:
         if mine != theirs:
             self.log.event("checkpoint_stale", key=self.ckpt_key, checkpoint_for=list(theirs))
             return
+        problem = self._unusable(ckpt)
+        if problem:
+            self.log.event("checkpoint_invalid", key=self.ckpt_key, reason=problem[:200])
+            return
         by_index = {o.index: o for o in objects}
         for prog in list(ckpt.objects.values()):
             obj = by_index.get(prog.index)
@@ -208,6 +227,22 @@ class Harness:
         self.ckpt.seq = ckpt.seq
         self.ckpt.objects = ckpt.objects
         self.log.event("resume", source="checkpoint", checkpoint=ckpt.seq, **self.ckpt.totals())
+
+    def _unusable(self, ckpt: ShardCheckpoint) -> str:
+        """Why this parsed checkpoint of this shard cannot be resumed ('' if it can)."""
+        for prog in ckpt.objects.values():
+            for key in prog.parts:
+                if not key.startswith(f"{self.out_base}/"):
+                    return f"part {key!r} is not this shard's output"
+            for key in prog.deadletters:
+                if not key.startswith(f"{self.dl_base}/"):
+                    return f"dead letter {key!r} is not this shard's"
+            if prog.offset and not prog.done:
+                try:  # the task must accept its state back (a task of this version)
+                    self.task.open(prog.key, prog.state)
+                except Exception as exc:
+                    return f"task state of {prog.key!r}: {type(exc).__name__}: {exc}"
+        return ""
 
     def _write_checkpoint(self) -> None:
         self.ckpt.seq += 1
@@ -232,7 +267,6 @@ class Harness:
         objects = list_inputs(self.s3, self.cfg)
         mine = shard_of(objects, self.shard, self.shards)
         self._load_checkpoint(mine)
-        self.scratch.mkdir(parents=True, exist_ok=True)
         now = time.monotonic()
         self.next_checkpoint = now + self.cfg.checkpoint_seconds
         self.next_progress = now + PROGRESS_SECONDS
@@ -263,13 +297,7 @@ class Harness:
                         self.log.event("input_changed", object=obj.key, restart=True)
                 self.log.event("progress", object=obj.key, object_done=True, **self.stats())
         except OSError as exc:
-            if exc.errno in _DISK_FULL:
-                raise DiskFullError(
-                    f"scratch {self.scratch}: {os.strerror(exc.errno or 0)}"
-                ) from None
-            raise
-        finally:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise storage_error(exc, str(self.scratch)) or exc from None
         return self._finish(mine)
 
     def _refresh(self, obj: InputObject) -> InputObject:
@@ -361,18 +389,9 @@ class Harness:
 
         def flush(end: int) -> None:
             nonlocal chunk_start
-            if out.size:
-                out.fh.flush()
-                key = f"{self.out_base}/{obj.tag}/bytes-{chunk_start:012d}-{end:012d}.jsonl"
-                self._upload(out.path, key)
-                prog.parts.append(key)
-                out.reset()
-            if dl.size:
-                dl.fh.flush()
-                key = f"{self.dl_base}/{obj.tag}/bytes-{chunk_start:012d}-{end:012d}.jsonl"
-                self._upload(dl.path, key)
-                prog.deadletters.append(key)
-                dl.reset()
+            name = f"{obj.tag}/bytes-{chunk_start:012d}-{end:012d}.jsonl"
+            out.ship(f"{self.out_base}/{name}", self._upload, prog.parts)
+            dl.ship(f"{self.dl_base}/{name}", self._upload, prog.deadletters)
             chunk_start = end
 
         def reconnect(pos: int, why: str) -> None:
@@ -457,12 +476,7 @@ class Harness:
             # End of the object: the task's final output, then the last chunk.
             flush(obj.size)
             _finish_task(task, out)
-            if out.size:
-                out.fh.flush()
-                key = f"{self.out_base}/{obj.tag}/final.jsonl"
-                self._upload(out.path, key)
-                prog.parts.append(key)
-                out.reset()
+            out.ship(f"{self.out_base}/{obj.tag}/final.jsonl", self._upload, prog.parts)
             prog.offset = obj.size
             prog.done = True
             prog.state = None
@@ -492,6 +506,6 @@ def _dead_letter(
             },
             ensure_ascii=False,
             separators=(",", ":"),
-        ).encode("utf-8")
+        ).encode("utf-8", "backslashreplace")  # a task's reason may hold a lone surrogate
         + b"\n"
     )

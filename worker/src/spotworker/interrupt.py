@@ -13,8 +13,6 @@ import os
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from types import FrameType
 
 from spotworker.logs import EventLog
@@ -80,6 +78,8 @@ class SpotNoticePoller(threading.Thread):
         self.finished = threading.Event()
 
     def _token(self) -> str:
+        import urllib.request  # here, not at the top: __main__ imports this module first
+
         req = urllib.request.Request(  # noqa: S310 - fixed http endpoint (IMDS)
             f"{self.endpoint}/latest/api/token",
             method="PUT",
@@ -90,6 +90,9 @@ class SpotNoticePoller(threading.Thread):
 
     def check_once(self) -> bool:
         """True when a notice is present. Raises OSError when IMDS is unreachable."""
+        import urllib.error
+        import urllib.request
+
         token = self._token()
         req = urllib.request.Request(  # noqa: S310
             f"{self.endpoint}/latest/meta-data/spot/instance-action",

@@ -17,9 +17,11 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from spotworker import exitcodes
 from spotworker.config import Config
 from spotworker.errors import (
     NETWORK_ERRORS,
+    ConfigError,
     MissingInputError,
     TransientError,
     WorkerError,
@@ -40,10 +42,27 @@ def make_client(cfg: Config) -> S3Client:
         config=BotoConfig(
             retries={"mode": "standard", "max_attempts": cfg.s3_max_attempts},
             connect_timeout=5,
-            read_timeout=30,
+            read_timeout=cfg.s3_read_timeout_seconds,
             tcp_keepalive=True,
         ),
     )
+
+
+def check_credentials() -> None:
+    """ConfigError (exit 2) before any request when botocore finds no credentials at all
+    (environment, shared files, the task role's container endpoint, the instance role).
+
+    A credentials endpoint that does not answer is transient (the next attempt retries).
+    """
+    try:
+        found = boto3.session.Session().get_credentials()
+    except NETWORK_ERRORS as exc:
+        raise classify(exc, "AWS credentials") from None
+    if found is None:
+        raise ConfigError(
+            "AWS credentials: none found (environment, shared files, container or "
+            "instance role): the job role, or AWS_ACCESS_KEY_ID for a local run"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,11 @@ def list_inputs(client: S3Client, cfg: Config) -> list[InputObject]:
         raise classify(exc, f"listing input s3://{cfg.bucket}/{where}") from None
     except NETWORK_ERRORS as exc:
         raise classify(exc, "listing input") from None
+    except UnicodeDecodeError:
+        raise WorkerError(
+            f"manifest s3://{cfg.bucket}/{cfg.input_manifest}: not UTF-8 text",
+            exit_code=exitcodes.DATA_ERROR,
+        ) from None
     if not found:
         raise MissingInputError(f"no input objects under s3://{cfg.bucket}/{cfg.input_prefix}")
     return [

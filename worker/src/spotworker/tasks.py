@@ -22,6 +22,7 @@ import csv
 import decimal
 import importlib
 import json
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Protocol
@@ -52,15 +53,59 @@ class TaskFactory(Protocol):
     def open(self, key: str, snapshot: JSONValue | None) -> ObjectTask: ...
 
 
-# Exact decimal arithmetic; an inexact result raises instead of silently rounding.
-_CTX = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+# Numbers are exact decimals. A value is accepted when it is finite and, with
+# trailing zeros dropped, has no digit below 10**-MIN_EXPONENT and is below
+# 10**(MAX_ADJUSTED + 1) in magnitude; anything else is a bad record (dead
+# letter). Any sum of at most 10**18 such values then has at most
+# MAX_ADJUSTED + MIN_EXPONENT + 20 digits, which _CTX holds, so no sum is ever
+# rounded (Inexact stays a trap: it would be a bug here, never bad data).
+MAX_ADJUSTED = 1000
+MIN_EXPONENT = 1000
+_CTX = decimal.Context(
+    prec=MAX_ADJUSTED + MIN_EXPONENT + 40,
+    Emax=MAX_ADJUSTED + 100,
+    Emin=-MIN_EXPONENT - 100,
+    traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow],
+)
+_RANGE = f"|value| < 1e{MAX_ADJUSTED + 1} with no digit below 1e-{MIN_EXPONENT}"
+# CSV numbers: the JSON number grammar plus a leading '+' or '.' (what a
+# spreadsheet writes); no underscores, no spaces inside, no hex.
+_CSV_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _reject_constant(name: str) -> Any:
     raise BadRecord(f"non-finite number {name}")
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+def _in_range(value: Decimal) -> Decimal:
+    """``value`` if the documented range holds it, else BadRecord."""
+    if not value:
+        return value
+    _, digits, exp = value.as_tuple()
+    assert isinstance(exp, int)  # finite
+    if exp < -MIN_EXPONENT:  # 1.000...0 with many zeros is still exact enough
+        zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+        if exp + zeros < -MIN_EXPONENT:
+            raise BadRecord(f"number outside the supported range ({_RANGE})")
+    if value.adjusted() > MAX_ADJUSTED:
+        raise BadRecord(f"number outside the supported range ({_RANGE})")
+    return value
+
+
+def _number(text: str) -> Decimal:
+    """A decimal from a JSON or CSV number; BadRecord if outside the range."""
+    if len(text) < 40 and "e" not in text and "E" not in text:
+        return Decimal(text)  # under 40 digits and no exponent: in range (the hot path)
+    try:
+        value = Decimal(text)
+    except ArithmeticError:  # an exponent beyond what decimal can hold
+        raise BadRecord(f"number outside the supported range ({_RANGE})") from None
+    return _in_range(value)
+
+
+# Integers as Decimal too: int() refuses more than 4300 digits (CPython's
+# int_max_str_digits) and the value would have to be converted anyway.
+_DECODER = json.JSONDecoder(parse_float=_number, parse_int=_number, parse_constant=_reject_constant)
 
 
 class AggregateTask:
@@ -111,8 +156,8 @@ class AggregateTask:
         value = obj.get(self.value_field)
         if type(key) is not str or not key:
             raise BadRecord(f"field {self.key_field!r} missing or not a non-empty string")
-        if type(value) is int:
-            return key, Decimal(value)
+        if b"\\u" in record:  # only an escape can make a lone surrogate
+            _check_key(key, self.key_field)
         if type(value) is not Decimal:
             raise BadRecord(f"field {self.value_field!r} missing or not a number")
         return key, value
@@ -133,16 +178,12 @@ class AggregateTask:
             raise BadRecord(f"expected {len(self.header)} fields, got {len(row)}")
         if self.key_col < 0 or self.value_col < 0:
             raise BadRecord(f"header has no {self.key_field!r} or {self.value_field!r} column")
-        key, raw = row[self.key_col], row[self.value_col]
+        key, raw = row[self.key_col], row[self.value_col].strip()
         if not key:
             raise BadRecord(f"field {self.key_field!r} is empty")
-        try:
-            value = Decimal(raw.strip())
-        except decimal.InvalidOperation:
-            raise BadRecord(f"field {self.value_field!r} is not a number: {raw[:40]!r}") from None
-        if not value.is_finite():
-            raise BadRecord(f"field {self.value_field!r} is not finite")
-        return key, value
+        if not _CSV_NUMBER.fullmatch(raw):
+            raise BadRecord(f"field {self.value_field!r} is not a number: {raw[:40]!r}")
+        return key, _number(raw)
 
     def _set_header(self, row: list[str]) -> None:
         self.header = [c.strip() for c in row]
@@ -159,13 +200,23 @@ class AggregateTask:
         }
 
     def restore(self, snap: JSONValue) -> None:
-        header = snap.get("header")
-        if header is not None:
-            self._set_header(list(header))
-        self.aggs = {
-            k: [int(a[0]), Decimal(a[1]), Decimal(a[2]), Decimal(a[3])]
-            for k, a in snap["aggs"].items()
-        }
+        """Rebuild from :meth:`snapshot`; ValueError if ``snap`` is not one."""
+        try:
+            header = snap["header"]
+            if header is not None:
+                if type(header) is not list or not all(type(c) is str for c in header):
+                    raise ValueError("header is not a list of strings")
+                self._set_header(header)
+            aggs: dict[str, list[Any]] = {}
+            for key, agg in snap["aggs"].items():
+                _check_key(key, self.key_field)
+                count, total, lo, hi = agg
+                if type(count) is not int or count < 1:
+                    raise ValueError(f"count {count!r}")
+                aggs[key] = [count, *(_in_range(_decimal_str(x)) for x in (total, lo, hi))]
+        except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(f"not an aggregate snapshot: {type(exc).__name__}: {exc}") from None
+        self.aggs = aggs
 
     def finish(self) -> Iterable[bytes]:
         for key in sorted(self.aggs):
@@ -192,21 +243,42 @@ class AggregateFactory:
         return task
 
 
+def _check_key(key: str, field: str) -> None:
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRecord(f"field {field!r} is not valid Unicode (a lone surrogate)") from None
+
+
+def _decimal_str(text: Any) -> Decimal:
+    if type(text) is not str:
+        raise TypeError(f"expected a decimal string, got {text!r}")
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError(f"not finite: {text!r}")
+    return value
+
+
 def merge_aggregate_lines(lines: Iterable[bytes], into: dict[str, list[Any]]) -> None:
-    """Merge AggregateTask output lines into ``into`` (key -> [count, sum, min, max])."""
+    """Merge AggregateTask output lines into ``into`` (key -> [count, sum, min, max]).
+
+    Raises ValueError for a line that is not one of AggregateTask's. Every sum is
+    exact for the same reason as in the task (values in the documented range).
+    """
     for line in lines:
         if not line:
             continue
-        rec = json.loads(line)
-        count, total, lo, hi = (
-            rec["count"],
-            Decimal(rec["sum"]),
-            Decimal(rec["min"]),
-            Decimal(rec["max"]),
-        )
-        cur = into.get(rec["key"])
+        try:
+            rec = json.loads(line)
+            key, count = rec["key"], rec["count"]
+            if type(key) is not str or type(count) is not int:
+                raise TypeError("key or count of the wrong type")
+            total, lo, hi = (_decimal_str(rec[k]) for k in ("sum", "min", "max"))
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(f"not an aggregate output line: {line[:80]!r}") from exc
+        cur = into.get(key)
         if cur is None:
-            into[rec["key"]] = [count, total, lo, hi]
+            into[key] = [count, total, lo, hi]
         else:
             cur[0] += count
             cur[1] = _CTX.add(cur[1], total)
@@ -222,7 +294,26 @@ def load_task(cfg: Config) -> TaskFactory:
     try:
         module = importlib.import_module(module_name)
         factory = getattr(module, attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"CFGEN_TASK={cfg.task!r}: cannot load ({exc})") from None
-    result: TaskFactory = factory(cfg)
-    return result
+    except Exception as exc:  # ImportError, AttributeError, or the module's own error
+        raise ConfigError(f"CFGEN_TASK={cfg.task!r}: cannot load ({_one_line(exc)})") from None
+    if not callable(factory):
+        raise ConfigError(f"CFGEN_TASK={cfg.task!r}: {attr} is not callable")
+    try:
+        result = factory(cfg)
+    except Exception as exc:
+        raise ConfigError(
+            f"CFGEN_TASK={cfg.task!r}: not a task factory (calling it with the config "
+            f"raised {_one_line(exc)})"
+        ) from None
+    name = getattr(result, "name", None)
+    if not isinstance(name, str) or not name or not callable(getattr(result, "open", None)):
+        raise ConfigError(
+            f"CFGEN_TASK={cfg.task!r}: not a task factory (it returned {type(result).__name__}, "
+            "which has no 'name' string and 'open(key, snapshot)' method)"
+        )
+    factory_obj: TaskFactory = result
+    return factory_obj
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
