@@ -72,11 +72,13 @@ def test_endpoint_security_group_admits_443_from_the_compute_group_only() -> Non
             "FromPort": 443,
             "ToPort": 443,
             "SourceSecurityGroupId": {"Ref": "ComputeSecurityGroup"},
-            "Description": "HTTPS from the Batch compute security group",
+            "Description": "From Batch compute",
         }
     ]
-    # No egress: the default allow-all is replaced by a rule matching nothing.
-    assert [r["CidrIp"] for r in sg["SecurityGroupEgress"]] == ["255.255.255.255/32"]
+    # No egress: one rule to the loopback address replaces the default allow-all.
+    assert sg["SecurityGroupEgress"] == [
+        {"IpProtocol": "-1", "CidrIp": "127.0.0.1/32", "Description": "No egress"}
+    ]
 
 
 def test_s3_gateway_endpoint_on_the_route_table_parameter() -> None:
@@ -99,28 +101,26 @@ def test_s3_gateway_policy_reaches_only_the_stack_bucket_and_ecr_layers() -> Non
     resources = [r for s in policy["Statement"] for r in s["Resource"]]
     assert resources == [
         {"Fn::GetAtt": ["DataBucket", "Arn"]},
-        {"Fn::Sub": ["${Arn}/*", {"Arn": {"Fn::GetAtt": ["DataBucket", "Arn"]}}]},
+        {"Fn::Sub": "${DataBucket.Arn}/*"},
         {"Fn::Sub": "arn:${AWS::Partition}:s3:::prod-${AWS::Region}-starport-layer-bucket/*"},
     ]
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     layers = policy["Statement"][1]
     assert layers["Action"] == ["s3:GetObject"]
     assert not any("*" in a for s in policy["Statement"] for a in s["Action"])
+    conditions = [s["Condition"]["StringEquals"] for s in policy["Statement"]]
+    assert conditions == [
+        {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}},
+        {"aws:SourceVpc": {"Ref": "VpcId"}},
+    ]
 
 
-def test_ecr_and_logs_endpoint_policies_stay_in_the_account() -> None:
-    eps = endpoints_of(data("endpoints"))
-    for name in ("EcrApiEndpoint", "EcrDkrEndpoint"):
-        stmts = eps[name]["Properties"]["PolicyDocument"]["Statement"]
-        pull = next(s for s in stmts if s["Sid"] == "PullFromThisAccount")
-        assert "ecr:PutImage" not in pull["Action"]
-        assert pull["Resource"] == [
-            {"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"}
-        ]
-    logs = eps["LogsEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
-    assert [s["Action"] for s in logs] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
-    assert "${AWS::AccountId}" in logs[0]["Resource"][0]["Fn::Sub"]
-    assert "PolicyDocument" not in eps["EcsAgentEndpoint"]["Properties"]
+def test_interface_endpoints_keep_the_default_policy() -> None:
+    # With private DNS they serve the whole VPC: a narrow policy would break
+    # other workloads there (cfgen.endpoints); S3 is the data path.
+    for name, ep in endpoints_of(data("endpoints")).items():
+        if ep["Properties"]["VpcEndpointType"] == "Interface":
+            assert "PolicyDocument" not in ep["Properties"], name
 
 
 def test_fargate_outside_public_mode_assigns_no_public_ip(tmp_path: Path) -> None:

@@ -41,15 +41,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from awacs import ecr, logs, s3
-from awacs.aws import Allow, Everybody, PolicyDocument, Principal, Statement
+from awacs import s3
+from awacs.aws import (
+    Allow,
+    Condition,
+    Everybody,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.ec2 import SecurityGroup, SecurityGroupRule, VPCEndpoint
 
 from cfgen import naming
 from cfgen.config import NetworkMode, Platform, Profile
 from cfgen.parameters import Params
-from cfgen.tags import stack_tags
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def add_endpoints(
     sg = t.add_resource(
         SecurityGroup(
             naming.ENDPOINT_SECURITY_GROUP,
-            GroupDescription="VPC interface endpoints: HTTPS from the Batch compute only",
+            GroupDescription="VPC endpoints: HTTPS from Batch",
             VpcId=params.vpc_id,
             # The endpoints' ENIs only answer; 443 from the compute security
             # group is all they must admit.
@@ -126,21 +133,16 @@ def add_endpoints(
                     FromPort=443,
                     ToPort=443,
                     SourceSecurityGroupId=compute_security_group,
-                    Description="HTTPS from the Batch compute security group",
+                    Description="From Batch compute",
                 )
             ],
-            # An endpoint never opens connections: allow no egress (a rule to
-            # an address nobody has replaces the default allow-all).
+            # An endpoint never opens connections: no egress (one rule to the
+            # loopback address replaces the default allow-all).
             SecurityGroupEgress=[
-                SecurityGroupRule(
-                    IpProtocol="icmp",
-                    FromPort=252,
-                    ToPort=86,
-                    CidrIp="255.255.255.255/32",
-                    Description="No egress",
-                )
+                SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")
             ],
-            Tags=stack_tags(cfg, component="network"),
+            # No Tags: a security group costs nothing, and the template must stay
+            # under CloudFormation's 51,200-byte --template-body limit.
         )
     )
     s3_gateway = t.add_resource(
@@ -150,15 +152,14 @@ def add_endpoints(
             ServiceName=service_name("s3"),
             VpcId=params.vpc_id,
             RouteTableIds=params.route_table_ids,
-            PolicyDocument=s3_gateway_policy(data_bucket_arn),
+            PolicyDocument=s3_gateway_policy(data_bucket_arn, params.vpc_id),
         )
     )
     interfaces = []
+    # Interface endpoints keep AWS's default (full access) policy: with private
+    # DNS they serve every workload of the VPC, so a narrower policy would break
+    # the others; the data path (S3) is held by the gateway endpoint's policy.
     for svc in interface_services(cfg.compute.platform):
-        extra: dict[str, object] = {}
-        policy = interface_policy(svc)
-        if policy is not None:
-            extra["PolicyDocument"] = policy
         ep = t.add_resource(
             VPCEndpoint(
                 svc.logical_id,
@@ -170,7 +171,6 @@ def add_endpoints(
                 # The SDKs and the ECS agent use the services' default names:
                 # without private DNS they resolve to public IPs, unreachable here.
                 PrivateDnsEnabled=True,
-                **extra,
             )
         )
         interfaces.append(Ref(ep))
@@ -179,7 +179,14 @@ def add_endpoints(
     )
 
 
-def s3_gateway_policy(data_bucket_arn: GetAtt) -> PolicyDocument:
+def _attribute_ref(att: GetAtt) -> str:
+    """``${Logical.Attr}`` for a Sub, from the GetAtt itself (the short form keeps
+    the template under the 51,200-byte --template-body limit)."""
+    logical, attribute = att.to_dict()["Fn::GetAtt"]
+    return "${" + f"{logical}.{attribute}" + "}"
+
+
+def s3_gateway_policy(data_bucket_arn: GetAtt, vpc_id: Ref) -> PolicyDocument:
     """S3 through the endpoint: this stack's data bucket and ECR's layers, nothing else.
 
     The bucket statement allows what the job role may do (iam.py) and no more;
@@ -193,7 +200,6 @@ def s3_gateway_policy(data_bucket_arn: GetAtt) -> PolicyDocument:
         Version="2012-10-17",
         Statement=[
             Statement(
-                Sid="StackDataBucket",
                 Effect=Allow,
                 Principal=Principal(Everybody),
                 Action=[
@@ -201,73 +207,20 @@ def s3_gateway_policy(data_bucket_arn: GetAtt) -> PolicyDocument:
                     s3.GetObject,
                     s3.PutObject,
                     s3.AbortMultipartUpload,
-                    s3.ListMultipartUploadParts,
                 ],
-                Resource=[data_bucket_arn, Sub("${Arn}/*", Arn=data_bucket_arn)],
+                Resource=[data_bucket_arn, Sub(_attribute_ref(data_bucket_arn) + "/*")],
+                # This account's principals only (the job role, the instance role).
+                Condition=Condition(StringEquals("aws:PrincipalAccount", Ref("AWS::AccountId"))),
             ),
             Statement(
-                Sid="EcrImageLayers",
                 Effect=Allow,
                 Principal=Principal(Everybody),
                 Action=[s3.GetObject],
                 Resource=[Sub("arn:${AWS::Partition}:s3:::" + ECR_LAYER_BUCKET + "/*")],
+                # Layers come through pre-signed URLs that ECR signs, so the
+                # principal is not this account's; the request still has to come
+                # from this VPC (true of every request through this endpoint).
+                Condition=Condition(StringEquals("aws:SourceVpc", vpc_id)),
             ),
         ],
     )
-
-
-def interface_policy(svc: InterfaceService) -> PolicyDocument | None:
-    """Endpoint policies where they keep data in the account; None = AWS's full access.
-
-    ECR: pull only, from this account's repositories (no push to another
-    account's registry from inside the VPC). Logs: write only, to this
-    account's log groups. The ECS endpoints carry the agent's own protocol and
-    keep the default policy.
-    """
-    if svc in (ECR_API, ECR_DKR):
-        return PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(
-                    Sid="AuthToken",
-                    Effect=Allow,
-                    Principal=Principal(Everybody),
-                    Action=[ecr.GetAuthorizationToken],
-                    Resource=["*"],
-                ),
-                Statement(
-                    Sid="PullFromThisAccount",
-                    Effect=Allow,
-                    Principal=Principal(Everybody),
-                    Action=[
-                        ecr.BatchCheckLayerAvailability,
-                        ecr.BatchGetImage,
-                        ecr.GetDownloadUrlForLayer,
-                    ],
-                    Resource=[
-                        Sub(
-                            "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"
-                        )
-                    ],
-                ),
-            ],
-        )
-    if svc is LOGS:
-        return PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(
-                    Sid="WriteToThisAccount",
-                    Effect=Allow,
-                    Principal=Principal(Everybody),
-                    Action=[logs.CreateLogStream, logs.PutLogEvents],
-                    Resource=[
-                        Sub(
-                            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-                            ":log-group:*"
-                        )
-                    ],
-                )
-            ],
-        )
-    return None

@@ -131,15 +131,13 @@ SPECS: tuple[Spec, ...] = (
         "RouteTableIds",
         "route_table_ids",
         "Network",
-        "Route tables of the subnets",
+        "Route tables",
         "CommaDelimitedList",
-        "Route tables of SubnetIds (comma-separated): the S3 gateway endpoint adds its S3"
-        " route to them, and its policy then limits all S3 traffic through them to this"
-        " stack's bucket and ECR's image layers.",
+        "Route tables of SubnetIds, for the S3 gateway endpoint.",
         when=_endpoints,
         constraints={
             "AllowedPattern": r"^rtb-[0-9a-f]{8,17}$",
-            "ConstraintDescription": "each entry must be a route table ID (rtb-...)",
+            "ConstraintDescription": "must be rtb-... IDs",
         },
     ),
     # -- Compute

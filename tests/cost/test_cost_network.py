@@ -108,3 +108,17 @@ def test_simulate_bad_gb_per_job_is_one_line(capsys: pytest.CaptureFixture[str])
     rc = simulate_main(["--jobs", "10", "--gb-per-job", "-1"])
     out, err = capsys.readouterr()
     assert rc == 2 and out == "" and "--gb-per-job: -1 must be 0 or more" in err
+
+
+def test_readme_ten_tb_figures_are_what_cfgen_cost_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert cost_main(["--offline", "--data-gb-per-month", "10240"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    for prefix in ("  nat:", "  endpoints:", "  break-even:"):
+        line = next(x for x in out if x.startswith(prefix))
+        # The README quotes the line up to the note in parentheses.
+        assert line.split(" (")[0] in readme, line
