@@ -7,7 +7,7 @@ import pytest
 from cfgen import ec2
 from cfgen.config import instance_architecture
 from cfgen.cost import prices
-from cfgen.lint import _model as mdl
+from cfgen.lint import model as mdl
 
 
 @pytest.mark.parametrize(

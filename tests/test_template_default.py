@@ -459,7 +459,7 @@ def test_topic_policy_lets_eventbridge_publish_scoped_to_the_rule(default_data: 
 
 
 def test_retry_alarm_watches_only_metrics_aws_batch_publishes(default_data: Data) -> None:
-    from cfgen.lint.rules.monitoring import BATCH_METRIC_NAMES
+    from cfgen.lint.support.monitoring import BATCH_METRIC_NAMES
 
     (alarm_id,) = of_type(default_data, "AWS::CloudWatch::Alarm")
     assert alarm_id == "RetryRateAlarm"

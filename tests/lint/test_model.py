@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from cfnlint.template import Template
 
-from cfgen.lint import _model as mdl
-from cfgen.lint.rules.events import path_exists
+from cfgen.lint import model as mdl
+from cfgen.lint.support.events import path_exists
 
 
 @pytest.mark.parametrize(

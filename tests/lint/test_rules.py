@@ -59,10 +59,10 @@ def test_rule_ids_are_unique() -> None:
 
 # The defects named under "Why" in the issue, each caught by the rule that owns it.
 WHY = [
-    ("compute.yaml", "E9001", "Type: EC2 compute environment with a Spot-only strategy"),
-    ("events.yaml", "E9040", "EventBridge rule filtering detail.jobStatus"),
-    ("events.yaml", "E9042", "SNS topic target without a policy for EventBridge"),
-    ("monitoring.yaml", "E9050", "alarm on an AWS/Batch series Batch never publishes"),
+    ("compute.yaml", "E9501", "Type: EC2 compute environment with a Spot-only strategy"),
+    ("events.yaml", "E9540", "EventBridge rule filtering detail.jobStatus"),
+    ("events.yaml", "E9542", "SNS topic target without a policy for EventBridge"),
+    ("monitoring.yaml", "E9550", "alarm on an AWS/Batch series Batch never publishes"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""cfgen's own cfn-lint rules (E9xxx/W9xxx) for AWS Batch on EC2 Spot.
+"""cfgen's own cfn-lint rules (E95xx/W95xx) for AWS Batch on EC2 Spot.
 
 ``RULES_DIR`` is the directory to pass to ``cfn-lint --append-rules``;
 ``cfgen.lint.cli.main`` runs cfn-lint with it appended.

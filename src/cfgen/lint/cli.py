@@ -1,6 +1,6 @@
 """``python -m cfgen lint FILE...``: cfn-lint with cfgen's rules appended.
 
-Every cfn-lint option works (``--format json``, ``-i W9003``, ``-x``...), and so
+Every cfn-lint option works (``--format json``, ``-i W9503``, ``-x``...), and so
 do its exit codes: a bit mask of 2 (error), 4 (warning), 8 (informational),
 1 for a usage or configuration problem, 0 when clean.
 """

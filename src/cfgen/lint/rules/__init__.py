@@ -1,104 +1,36 @@
-"""cfgen's cfn-lint rules for AWS Batch on Spot.
+"""cfgen's cfn-lint rules for AWS Batch on Spot, one small concern per file.
 
 Load them with ``cfn-lint --append-rules src/cfgen/lint/rules`` (a directory:
-cfn-lint imports every ``*.py`` file in it) or ``--append-rules
-cfgen.lint.rules`` (this module, when cfgen is installed).
+cfn-lint walks it and imports every ``*.py`` file) or ``--append-rules
+cfgen.lint.rules`` (this module, when cfgen is installed). Either way a new file
+``rules/<section>/<concern>.py`` holding ``base.BatchRule`` subclasses is picked
+up without being listed anywhere.
 """
 
-from cfgen.lint.rules.compute import (
-    Al2023WithA1,
-    BidPercentageCap,
-    BidPercentageOnlySpot,
-    DesiredvCpusSet,
-    EndOfSupportImage,
-    FargateForbiddenProperties,
-    MixedArchitectureInCe,
-    SecurityGroupRequired,
-    SpotFleetRoleNeeded,
-    SpotFleetRoleUnneeded,
-    SpotStrategyNeedsSpot,
-    VcpuOrdering,
-)
-from cfgen.lint.rules.endpoints import (
-    EndpointGroupRejectsCompute,
-    FargatePublicIpInPrivateSubnets,
-    InterfaceEndpointWithoutPrivateDns,
-)
-from cfgen.lint.rules.events import (
-    InputPathMissing,
-    JobStatusField,
-    KmsTopicForEvents,
-    SnsTopicPolicyForAlarms,
-    SnsTopicPolicyForEvents,
-)
-from cfgen.lint.rules.jobs import (
-    DeprecatedVcpusMemory,
-    FargateJobDefinition,
-    JobRoleWithExecutionPermissions,
-    MultinodeOnSpotOnly,
-    RetryCatchAll,
-    RetryStrategyLimits,
-    SpotReclaimNotRetried,
-    TimeoutTooShort,
-    VcpusMemoryWithRequirements,
-)
-from cfgen.lint.rules.monitoring import (
-    BatchMetric,
-    BatchMetricMissingDataBreaching,
-    CustomNameWithReplacement,
-    CustomServiceRole,
-    DefaultBatchLogGroup,
-    Ec2SpotTerminationMetric,
-    LaunchTemplateEncryption,
-    LaunchTemplateImds,
-)
-from cfgen.lint.rules.queues import (
-    DuplicateOrder,
-    MixedArchitectureInQueue,
-    MixedPlatformQueue,
-    TooManyComputeEnvironments,
-)
+from __future__ import annotations
 
-__all__ = [
-    "Al2023WithA1",
-    "BatchMetric",
-    "BatchMetricMissingDataBreaching",
-    "BidPercentageCap",
-    "BidPercentageOnlySpot",
-    "CustomNameWithReplacement",
-    "CustomServiceRole",
-    "DefaultBatchLogGroup",
-    "DeprecatedVcpusMemory",
-    "DesiredvCpusSet",
-    "DuplicateOrder",
-    "Ec2SpotTerminationMetric",
-    "EndOfSupportImage",
-    "EndpointGroupRejectsCompute",
-    "FargateForbiddenProperties",
-    "FargateJobDefinition",
-    "FargatePublicIpInPrivateSubnets",
-    "InputPathMissing",
-    "InterfaceEndpointWithoutPrivateDns",
-    "JobRoleWithExecutionPermissions",
-    "JobStatusField",
-    "KmsTopicForEvents",
-    "LaunchTemplateEncryption",
-    "LaunchTemplateImds",
-    "MixedArchitectureInCe",
-    "MixedArchitectureInQueue",
-    "MixedPlatformQueue",
-    "MultinodeOnSpotOnly",
-    "RetryCatchAll",
-    "RetryStrategyLimits",
-    "SecurityGroupRequired",
-    "SnsTopicPolicyForAlarms",
-    "SnsTopicPolicyForEvents",
-    "SpotFleetRoleNeeded",
-    "SpotFleetRoleUnneeded",
-    "SpotReclaimNotRetried",
-    "SpotStrategyNeedsSpot",
-    "TimeoutTooShort",
-    "TooManyComputeEnvironments",
-    "VcpuOrdering",
-    "VcpusMemoryWithRequirements",
-]
+import importlib
+import pkgutil
+from typing import Any
+
+from cfgen.lint import base
+
+
+def _discover() -> dict[str, type[Any]]:
+    found: dict[str, type[Any]] = {}
+    for info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, base.BatchRule)
+                and value is not base.BatchRule
+                and value.__module__ == module.__name__
+            ):
+                found[name] = value
+    return dict(sorted(found.items()))
+
+
+_RULES = _discover()
+globals().update(_RULES)
+__all__ = list(_RULES)

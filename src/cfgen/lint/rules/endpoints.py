@@ -1,14 +1,13 @@
 # mypy: disable-error-code="misc"
 # (cfn-lint ships no type hints, so its rule base class is Any to mypy.)
-"""Rules for VPC endpoints of private Batch subnets (W9570, E9571, W9572)."""
+"""W9571, E9572, W9573: VPC endpoints of private Batch subnets."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from cfnlint.rules import CloudFormationLintRule, RuleMatch
-
-from cfgen.lint import _model as mdl
+from cfgen.lint import base
+from cfgen.lint import model as mdl
 
 VPC_ENDPOINT = "AWS::EC2::VPCEndpoint"
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
@@ -63,8 +62,8 @@ def _source_ok(m: mdl.Model, rule: dict[str, Any], compute: set[str]) -> bool:
     return lid is None or lid in compute
 
 
-class InterfaceEndpointWithoutPrivateDns(CloudFormationLintRule):
-    id = "W9570"
+class InterfaceEndpointWithoutPrivateDns(base.BatchRule):
+    id = "W9571"
     shortdesc = "Interface VPC endpoint without private DNS"
     description = (
         "The ECS agent, Docker and the SDKs call the services' default names; without "
@@ -74,8 +73,7 @@ class InterfaceEndpointWithoutPrivateDns(CloudFormationLintRule):
     source_url = _ECR_ENDPOINTS
     tags: ClassVar[list[str]] = ["resources", "ec2", "vpc-endpoints"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         for ep in m.all_variants(VPC_ENDPOINT):
             if _endpoint_type(m, ep) != "Interface":
                 continue
@@ -87,11 +85,10 @@ class InterfaceEndpointWithoutPrivateDns(CloudFormationLintRule):
                     mdl.res_path(ep.logical_id, "PrivateDnsEnabled"),
                     "Interface endpoint without PrivateDnsEnabled: true",
                 )
-        return out.matches()
 
 
-class EndpointGroupRejectsCompute(CloudFormationLintRule):
-    id = "E9571"
+class EndpointGroupRejectsCompute(base.BatchRule):
+    id = "E9572"
     shortdesc = "Endpoint security group does not admit the compute security group"
     description = (
         "An interface endpoint's security group must admit HTTPS (443) from the Batch "
@@ -101,11 +98,10 @@ class EndpointGroupRejectsCompute(CloudFormationLintRule):
     source_url = _ECR_ENDPOINTS
     tags: ClassVar[list[str]] = ["resources", "ec2", "vpc-endpoints"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         compute = _compute_groups(m)
         if not compute:
-            return []
+            return
         standalone: dict[str, list[dict[str, Any]]] = {}
         for ing in m.all_variants(SG_INGRESS):
             lid = m.target(ing.props.get("GroupId"))
@@ -135,11 +131,10 @@ class EndpointGroupRejectsCompute(CloudFormationLintRule):
                         f"Security group {lid} does not admit TCP 443 from the compute"
                         f" security group ({', '.join(sorted(compute))})",
                     )
-        return out.matches()
 
 
-class FargatePublicIpInPrivateSubnets(CloudFormationLintRule):
-    id = "W9572"
+class FargatePublicIpInPrivateSubnets(base.BatchRule):
+    id = "W9573"
     shortdesc = "Fargate jobs with public IPs in private subnets"
     description = (
         "The template adds VPC endpoints, so its subnets are private: a Fargate job "
@@ -149,10 +144,9 @@ class FargatePublicIpInPrivateSubnets(CloudFormationLintRule):
     source_url = "https://docs.aws.amazon.com/batch/latest/userguide/fargate.html"
     tags: ClassVar[list[str]] = ["resources", "batch", "fargate", "vpc-endpoints"]
 
-    def match(self, cfn: Any) -> list[RuleMatch]:
-        m, out = mdl.model(cfn), mdl.Findings(cfn)
+    def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         if not m.of_type(VPC_ENDPOINT):
-            return []
+            return
         for jd in m.all_variants(mdl.BATCH_JD):
             caps = m.resolve_list(jd.props.get("PlatformCapabilities"))
             if mdl.is_unknown(caps) or "FARGATE" not in caps:
@@ -172,4 +166,3 @@ class FargatePublicIpInPrivateSubnets(CloudFormationLintRule):
                     ),
                     "Fargate job definition assigns public IPs, but the subnets use VPC endpoints",
                 )
-        return out.matches()

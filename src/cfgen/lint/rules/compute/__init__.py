@@ -1,0 +1,1 @@
+"""cfgen's compute rules, one small concern per file."""

@@ -1,0 +1,1 @@
+"""cfgen's events rules, one small concern per file."""

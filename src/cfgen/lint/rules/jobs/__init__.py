@@ -1,0 +1,1 @@
+"""cfgen's jobs rules, one small concern per file."""

@@ -1,0 +1,1 @@
+"""cfgen's monitoring rules, one small concern per file."""

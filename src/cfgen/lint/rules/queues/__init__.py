@@ -1,0 +1,1 @@
+"""cfgen's queues rules, one small concern per file."""
