@@ -16,7 +16,6 @@ than of source compilation.
 
 from __future__ import annotations
 
-import argparse
 import compileall
 import os
 import resource
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cfgen import clikit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,12 +42,19 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9, help="runs of each command (>= 5)")
-    args = parser.parse_args()
-    if args.runs < 5:
-        parser.error(f"--runs={args.runs}: must be at least 5")
+def main(argv: list[str] | None = None) -> int:
+    return clikit.run("bench_generate", lambda: _main(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
+    parser = clikit.Parser(prog="bench_generate.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs",
+        type=clikit.int_in("runs", 5, 1000),
+        default=9,
+        help="runs of each command (5-1000)",
+    )
+    args = parser.parse_args(argv)
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     compileall.compile_dir(str(REPO / "src" / "cfgen"), quiet=1)

@@ -11,23 +11,26 @@ retry loop does real work, and prints the wall time of the run (best of
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
+from cfgen import clikit
 from cfgen.cost import simulate as sim
 
 TARGET_SECONDS = 10.0
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    return clikit.run("bench_simulate", lambda: _main(argv))
+
+
+def _main(argv: list[str]) -> int:
+    parser = clikit.Parser(prog="bench_simulate.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--jobs", type=clikit.int_in("jobs", 1, sim.MAX_JOBS), default=1_000_000, help="1-1000000"
+    )
+    parser.add_argument("--repeat", type=clikit.int_in("repeat", 1, 100), default=3, help="1-100")
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.repeat < 1:
-        print("bench_simulate: --jobs and --repeat must be at least 1", file=sys.stderr)
-        return 2
     workload = sim.Workload(jobs=args.jobs, mean_hours=6.0, distribution="lognormal", cv=1.0)
     # 0.05/h: about 26% of 6-hour attempts are reclaimed, far beyond the ">20%"
     # monthly band, so several retry rounds run.

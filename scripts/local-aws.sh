@@ -6,7 +6,10 @@
 #   scripts/local-aws.sh stop [--pid-file FILE]
 #
 # `start` prints the endpoint (http://127.0.0.1:PORT); use it as
-#   export AWS_ENDPOINT_URL=$(scripts/local-aws.sh start)
+#   endpoint="$(scripts/local-aws.sh start)" && export AWS_ENDPOINT_URL="$endpoint"
+# (not `export AWS_ENDPOINT_URL="$(...)"`: export hides a failed start).
+# Without moto[server] it fails at once with one line naming the missing module
+# and the install command.
 # Batch jobs run without Docker (moto marks each submitted job SUCCEEDED).
 # `stop` stops only the process recorded in the pid file (default
 # .local-aws.pid, or $CFGEN_LOCAL_AWS_PID_FILE).

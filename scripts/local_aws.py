@@ -18,16 +18,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+try:
+    from cfgen import clikit
+    from cfgen.clikit import EXIT_FINDINGS, Parser, UsageError
+except ImportError:  # run by an interpreter without cfgen: say which and how to fix it
+    print(
+        f"local-aws.sh: cfgen is not installed for {sys.executable}; install it (from the"
+        " repository root): python -m pip install -e '.[test]'  (or set CFGEN_PYTHON)",
+        file=sys.stderr,
+    )
+    raise SystemExit(1) from None
 
 DEFAULT_PID_FILE = Path(".local-aws.pid")
 HOST = "127.0.0.1"
@@ -35,17 +48,23 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
 
-class UsageError(Exception):
-    """Bad input from the caller (exit 2)."""
+#: What `python -m moto.server` imports: moto itself and its [server] extra.
+SERVER_MODULES = ("moto", "flask", "flask_cors", "werkzeug")
+INSTALL = "python -m pip install -e '.[test]'  (or: python -m pip install 'moto[server]')"
 
 
 class EmulatorError(Exception):
     """The emulator could not be started or stopped (exit 1)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+def check_server_installed() -> None:
+    """Fail in one line, before starting anything, if moto[server] is missing."""
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise EmulatorError(
+            f"moto[server] is not installed for {sys.executable} (missing module"
+            f" {missing[0]}); install it: {INSTALL}"
+        )
 
 
 def free_port() -> int:
@@ -104,8 +123,14 @@ def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
                 f"{endpoint(old_port)} (pid {pid}); stop it first"
             )
         pid_file.unlink()  # stale: its process is gone
+    check_server_installed()
     port = port or free_port()
-    log = log_file.open("ab") if log_file else subprocess.DEVNULL
+    private_log = None
+    if log_file is None:  # keep the server's output to quote it if it fails to start
+        fd, name = tempfile.mkstemp(prefix="cfgen-local-aws-", suffix=".log")
+        os.close(fd)
+        private_log = log_file = Path(name)
+    log = log_file.open("ab")
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
@@ -118,13 +143,32 @@ def start(pid_file: Path, port: int | None, log_file: Path | None) -> str:
             env={**os.environ, "PYTHONHASHSEED": "0"},
         )
     finally:
-        if log is not subprocess.DEVNULL:
-            log.close()  # type: ignore[union-attr]
+        log.close()
+    try:
+        return _wait_until_ready(proc, port, pid_file, log_file)
+    finally:
+        if private_log is not None:
+            private_log.unlink(missing_ok=True)
+
+
+def _last_line(log_file: Path) -> str:
+    try:
+        lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return clikit.one_line(lines[-1])[:200] if lines else ""
+
+
+def _wait_until_ready(proc: subprocess.Popen[bytes], port: int, pid_file: Path, log: Path) -> str:
     url = endpoint(port)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if proc.poll() is not None:
-            raise EmulatorError(f"moto server exited with code {proc.returncode} on {url}")
+            last = _last_line(log)
+            raise EmulatorError(
+                f"moto server exited with code {proc.returncode} on {url}"
+                + (f": {last}" if last else "")
+            )
         try:
             _request(f"{url}/moto-api/config")
             break
@@ -171,16 +215,15 @@ def status(pid_file: Path) -> tuple[bool, str]:
 
 def _port(value: str) -> int:
     if not value.isdigit() or not 1024 <= int(value) <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"--port: {value!r} is not an integer between 1024 and 65535"
-        )
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer between 1024 and 65535")
     return int(value)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
+def _parser() -> Parser:
+    parser = Parser(
         prog="local-aws.sh",
-        description="Start/stop a local AWS emulator (moto server) on 127.0.0.1.",
+        description="Start/stop a local AWS emulator (moto server) on 127.0.0.1. `start` prints"
+        " the endpoint URL; it needs moto[server] (" + INSTALL + ").",
     )
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument(
@@ -191,10 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=_port, help="port to bind (default: a free one)")
     parser.add_argument("--log-file", type=Path, help="append the server's output here")
+    return parser
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command != "start" and args.port is not None:
+        raise UsageError(f"--port: only valid with 'start', not with {args.command!r}")
     try:
-        args = parser.parse_args(argv)
-        if args.command != "start" and args.port is not None:
-            raise UsageError(f"--port: only valid with 'start', not with {args.command!r}")
         if args.command == "start":
             print(start(args.pid_file, args.port, args.log_file))
         elif args.command == "stop":
@@ -203,13 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             running, text = status(args.pid_file)
             print(text)
             return 0 if running else 3
-    except UsageError as exc:
-        print(f"local-aws.sh: {exc}", file=sys.stderr)
-        return 2
     except EmulatorError as exc:
-        print(f"local-aws.sh: {exc}", file=sys.stderr)
-        return 1
+        print(f"local-aws.sh: {clikit.one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FINDINGS
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return clikit.run("local-aws.sh", lambda: _main(argv))
 
 
 if __name__ == "__main__":

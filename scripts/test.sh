@@ -3,7 +3,17 @@
 # ruff, mypy, pytest (unit, golden, lint, security gates, end-to-end on a local
 # moto server, worker). Works on a fresh machine with Python 3.11+ and access
 # to PyPI. Extra arguments go to pytest, e.g. `./scripts/test.sh -k golden`.
+#
+#   ./scripts/test.sh [PYTEST-ARGS...]    install (once per pyproject change), lint, test
+#   ./scripts/test.sh --help              this text; installs and runs nothing
+#
+# Environment: PYTHON (the interpreter that creates the venv, default python3),
+# CFGEN_VENV (the venv folder, default .venv).
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0
+fi
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"

@@ -75,25 +75,32 @@ def test_list(python: str, cfgen_env: dict[str, str]) -> None:
 
 
 def test_closed_pipe_prints_no_traceback(python: str, cfgen_env: dict[str, str]) -> None:
-    # Read one line, then close the pipe while cfgen is still writing.
+    # The pipe is shrunk to one page (F_SETPIPE_SZ), far below the template's
+    # size, and the reader goes away before cfgen writes: cfgen's write fails
+    # with EPIPE. Without the BrokenPipe
+    # handler this is a traceback (issue 13: the old test's output fit into
+    # the pipe buffer, so it could not see that).
+    import fcntl
+
+    f_setpipe_sz = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, f_setpipe_sz, 4096)
+    assert len((BUILD / "cloudformation.yaml").read_bytes()) > 4 * 4096
     proc = subprocess.Popen(
-        [
-            python,
-            "-c",
-            "import sys; sys.stdout.write('x' * 0); from cfgen.cli import main; "
-            "sys.argv=['cfgen','--format','json']; raise SystemExit(main())",
-        ],
-        stdout=subprocess.PIPE,
+        [python, "-m", "cfgen", "--format", "json"],
+        stdout=write_end,
         stderr=subprocess.PIPE,
-        env={**cfgen_env, "PYTHONUNBUFFERED": "1"},
+        env={**cfgen_env, "CFGEN_NO_CACHE": "1"},
     )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()
-    proc.wait(timeout=60)
+    os.close(write_end)
+    os.close(read_end)
+    proc.wait(timeout=120)
+    assert proc.stderr is not None
     err = proc.stderr.read().decode()
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+    assert err == ""
+    assert proc.returncode == 1  # clikit.broken_pipe: the output did not all arrive
     shell = subprocess.run(
         f"'{python}' -m cfgen | head -1", shell=True, capture_output=True, text=True, env=cfgen_env
     )
@@ -179,16 +186,16 @@ def test_unwritable_output_folder_as_any_user(
 def test_write_failure_leaves_no_partial_file(tmp_path: Path) -> None:
     # A write that fails half-way (here: text that cannot be encoded) leaves
     # neither the target nor a temp file behind.
-    from cfgen.cli import UsageError, write_atomic
+    from cfgen.clikit import UsageError, write_output
 
     target = tmp_path / "cf.yaml"
     target.write_text("old\n", encoding="utf-8")
     with pytest.raises(UnicodeEncodeError):
-        write_atomic(target, "ok\n\udcff")
+        write_output(target, "ok\n\udcff")
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["cf.yaml"]
     with pytest.raises(UsageError):
-        write_atomic(tmp_path / "nope" / "x.yaml", "x")
+        write_output(tmp_path / "nope" / "x.yaml", "x")
 
 
 @pytest.mark.parametrize(

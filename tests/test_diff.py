@@ -175,7 +175,7 @@ def test_create_only_property_of_other_resources(tmp_path: Path) -> None:
     ("argv", "needle"),
     [
         ([], "the following arguments are required"),
-        (["missing.yaml", "missing.yaml"], "'missing.yaml' is not a readable file"),
+        (["missing.yaml", "missing.yaml"], "template='missing.yaml': file not found"),
     ],
 )
 def test_usage_errors(
@@ -195,7 +195,7 @@ def test_not_a_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad = tmp_path / "bad.yaml"
     bad.write_text("- just\n- a list\n")
     assert main([str(bad), str(bad)]) == 2
-    assert "is not a CloudFormation template" in capsys.readouterr().err
+    assert "not a CloudFormation template" in capsys.readouterr().err
 
 
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from cfgen import docs
+from cfgen.clikit import UsageError
 from cfgen.config import Profile, list_profiles, load_profile
+from cfgen.docs import cli as docs_cli
 from cfgen.render import to_data
 
 FIX = "python -m cfgen docs --update-readme"
@@ -327,7 +329,7 @@ def test_readme_sections_match_a_fresh_render(repo: Path, default_profile: Profi
     readme = (repo / "README.md").read_text(encoding="utf-8")
     try:
         fresh = docs.update_readme(readme, default_profile)
-    except docs.DocsError as err:
+    except UsageError as err:
         pytest.fail(f"{err}. Add the marker pairs to README.md, then run: {FIX}")
     if fresh != readme:
         pytest.fail(
@@ -385,7 +387,7 @@ def test_update_readme_replaces_only_the_marked_sections(
 def test_update_readme_rejects_bad_markers(
     default_profile: Profile, text: str, message: str
 ) -> None:
-    with pytest.raises(docs.DocsError, match=re.escape(message)):
+    with pytest.raises(UsageError, match=re.escape(message)):
         docs.update_readme(text, default_profile)
 
 
@@ -395,7 +397,7 @@ def test_update_readme_rejects_bad_markers(
 def test_docs_main_prints_both_tables(
     capsys: pytest.CaptureFixture[str], default_data: dict[str, Any]
 ) -> None:
-    assert docs.docs_main([]) == 0
+    assert docs_cli.docs_main([]) == 0
     out = capsys.readouterr().out
     assert out == (
         "## Parameters\n\n"
@@ -408,11 +410,11 @@ def test_docs_main_prints_both_tables(
 def test_diagram_main_prints_the_diagram(
     capsys: pytest.CaptureFixture[str], default_data: dict[str, Any]
 ) -> None:
-    assert docs.diagram_main(["--profile", "default"]) == 0
+    assert docs_cli.diagram_main(["--profile", "default"]) == 0
     assert capsys.readouterr().out == docs.mermaid(default_data)
 
 
-@pytest.mark.parametrize("main", [docs.docs_main, docs.diagram_main])
+@pytest.mark.parametrize("main", [docs_cli.docs_main, docs_cli.diagram_main])
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
@@ -427,7 +429,7 @@ def test_bad_input_exits_2_with_one_line(
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("cfgen: error: ")
+    assert captured.err.startswith(("cfgen docs: error: ", "cfgen diagram: error: "))
     assert captured.err.count("\n") == 1
     assert needle in captured.err
 
@@ -437,16 +439,16 @@ def test_update_readme_command_rewrites_and_checks(
 ) -> None:
     path = tmp_path / "README.md"
     path.write_text(README, encoding="utf-8")
-    assert docs.docs_main(["--check-readme", str(path)]) == 1
+    assert docs_cli.docs_main(["--check-readme", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"to fix: {FIX}" in err
     assert path.read_text(encoding="utf-8") == README
 
-    assert docs.docs_main(["--update-readme", str(path)]) == 0
+    assert docs_cli.docs_main(["--update-readme", str(path)]) == 0
     assert path.read_text(encoding="utf-8") == docs.update_readme(README, default_profile)
     assert "updated" in capsys.readouterr().out
-    assert docs.docs_main(["--check-readme", str(path)]) == 0
-    assert docs.docs_main(["--update-readme", str(path)]) == 0
+    assert docs_cli.docs_main(["--check-readme", str(path)]) == 0
+    assert docs_cli.docs_main(["--update-readme", str(path)]) == 0
     assert "up to date" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temp files left
 
@@ -457,14 +459,14 @@ def test_update_readme_command_bad_input_writes_nothing(
     path = tmp_path / "README.md"
     broken = README.replace("<!-- BEGIN diagram -->", "")
     path.write_text(broken, encoding="utf-8")
-    assert docs.docs_main(["--update-readme", str(path)]) == 2
+    assert docs_cli.docs_main(["--update-readme", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'<!-- BEGIN diagram -->' not found" in err
     assert path.read_text(encoding="utf-8") == broken
 
-    assert docs.docs_main(["--update-readme", str(tmp_path / "missing.md")]) == 2
+    assert docs_cli.docs_main(["--update-readme", str(tmp_path / "missing.md")]) == 2
     assert "file not found" in capsys.readouterr().err
-    assert docs.docs_main(["--update-readme", str(path), "--profile", "nope"]) == 2
+    assert docs_cli.docs_main(["--update-readme", str(path), "--profile", "nope"]) == 2
     assert path.read_text(encoding="utf-8") == broken
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
 
@@ -488,7 +490,7 @@ def test_python_dash_m_cfgen_docs_and_diagram(
 
     bad = run("-m", "cfgen", "docs", "--profile", "nope")
     assert (bad.returncode, bad.stdout) == (2, "")
-    assert bad.stderr.startswith("cfgen: error: profile='nope'")
+    assert bad.stderr.startswith("cfgen docs: error: profile='nope'")
     assert bad.stderr.count("\n") == 1
 
     # docs stays light: numpy and boto3 belong to other subcommands.

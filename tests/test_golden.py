@@ -49,17 +49,22 @@ def test_every_build_file_starts_with_the_generated_header() -> None:
 
 
 def test_rendering_is_byte_identical_across_processes(
-    python: str, cfgen_env: dict[str, str]
+    python: str, cfgen_env: dict[str, str], tmp_path: Path
 ) -> None:
-    runs = [
-        subprocess.run(
-            [python, "-m", "cfgen"],
-            capture_output=True,
-            check=True,
-            env={**cfgen_env, "PYTHONHASHSEED": seed},
-        ).stdout
-        for seed in ("1", "2")
-    ]
+    # One cache folder per hash seed: with a shared cache the second run would
+    # be a hit and never render (issue 13). Each run must store its own entry.
+    runs = []
+    for seed in ("1", "2"):
+        folder = tmp_path / f"cache-{seed}"
+        runs.append(
+            subprocess.run(
+                [python, "-m", "cfgen"],
+                capture_output=True,
+                check=True,
+                env={**cfgen_env, "PYTHONHASHSEED": seed, "CFGEN_CACHE_DIR": str(folder)},
+            ).stdout
+        )
+        assert len(list(folder.glob("*.txt"))) == 1, "the run did not render"
     assert runs[0] == runs[1]
     assert runs[0] == (BUILD / "cloudformation.yaml").read_bytes()
 

@@ -29,6 +29,7 @@ DEFAULT_RESOURCES = {
     "AlertTopicPolicy": "AWS::SNS::TopicPolicy",
     "AlertEmailSubscription": "AWS::SNS::Subscription",
     "JobFailedRule": "AWS::Events::Rule",
+    "JobQueueBlockedRule": "AWS::Events::Rule",
     "RetryRateAlarm": "AWS::CloudWatch::Alarm",
 }
 
@@ -66,7 +67,7 @@ _FARGATE = {
 }
 #: network_mode = "endpoints": the VPC endpoints private subnets need (cfgen.endpoints).
 _ENDPOINTS = {
-    **DEFAULT_RESOURCES,
+    **{k: v for k, v in _EC2_NO_FALLBACK.items() if k != "RetryRateAlarm"},
     "EndpointSecurityGroup": "AWS::EC2::SecurityGroup",
     "S3GatewayEndpoint": "AWS::EC2::VPCEndpoint",
     "EcrApiEndpoint": "AWS::EC2::VPCEndpoint",

@@ -31,20 +31,16 @@ def queue_order(d: Data) -> list[str]:
     return out
 
 
-def test_all_six_profiles_exist() -> None:
-    assert set(list_profiles()) == {
-        "default",
-        "spot-only",
-        "gpu",
-        "arm64",
-        "fargate-spot",
-        "endpoints",
-    }
+SHIPPED = {"default", "spot-only", "gpu", "arm64", "fargate-spot", "endpoints"}
 
 
-@pytest.mark.parametrize(
-    "name", ["default", "spot-only", "gpu", "arm64", "fargate-spot", "endpoints"]
-)
+def test_the_shipped_profiles_exist() -> None:
+    # At least these: users add their own (README "Add your own"), so no count is pinned.
+    assert set(list_profiles()) >= SHIPPED
+    assert list_profiles()[0] == "default"
+
+
+@pytest.mark.parametrize("name", list_profiles())
 def test_every_profile_is_spot_first_with_the_retry_contract(name: str) -> None:
     d = data(name)
     first = d["Resources"][queue_order(d)[0]]["Properties"]["ComputeResources"]["Type"]
@@ -197,7 +193,7 @@ def tags_of(resource: Data) -> dict[str, Any]:
     return dict(tags or {})
 
 
-@pytest.mark.parametrize("name", ["default", "spot-only", "gpu", "arm64", "fargate-spot"])
+@pytest.mark.parametrize("name", list_profiles())
 def test_cost_allocation_tags_reach_every_taggable_resource_instances_and_jobs(name: str) -> None:
     d = data(name)
     expected = {"project", "environment", "cost-centre", "cfgen-stack"}
@@ -240,6 +236,9 @@ def test_editing_tags_or_renaming_a_profile_never_replaces_compute(tmp_path: Any
 @pytest.mark.parametrize("name", list_profiles())
 def test_retry_alarm_advice_fits_the_profile(name: str) -> None:
     profile = load_profile(name)
+    if not profile.monitoring.retry_alarm:  # e.g. endpoints (template size)
+        assert "RetryRateAlarm" not in to_data(profile)["Resources"]
+        return
     text = to_data(profile)["Resources"]["RetryRateAlarm"]["Properties"]["AlarmDescription"]
     fargate = profile.compute.platform.value == "FARGATE"
     assert ("instance types" in text) is not fargate

@@ -452,7 +452,12 @@ def test_topic_policy_lets_eventbridge_publish_scoped_to_the_rule(default_data: 
     assert stmt["Principal"] == {"Service": ["events.amazonaws.com"]}
     assert stmt["Action"] == ["sns:Publish"]
     assert stmt["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["JobFailedRule", "Arn"]}}
+        "ArnEquals": {
+            "aws:SourceArn": [
+                {"Fn::GetAtt": ["JobFailedRule", "Arn"]},
+                {"Fn::GetAtt": ["JobQueueBlockedRule", "Arn"]},
+            ]
+        }
     }
     # An SNS topic encrypted with the AWS-managed key would refuse EventBridge.
     assert "KmsMasterKeyId" not in props(default_data, "AlertTopic")

@@ -9,12 +9,16 @@ A hit skips importing troposphere and awacs, which is most of a render's cost.
 Entries live in ``$CFGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/cfgen``, else
 ``~/.cache/cfgen``. Each holds the SHA-256 of its text on its first line and is
 ignored unless that matches (a damaged entry costs one render, never wrong
-output). Writes go through a temp file and a rename. Any error reading or
-writing the cache is ignored. ``CFGEN_NO_CACHE=1`` turns it off.
+output). Writes go through a temp file and a rename. A cache that cannot be
+used (a file where the folder should be, no permission, a full disk) never stops
+a render: the command renders without it and prints a one-line warning.
+``CFGEN_NO_CACHE=1`` turns it off. Only the command line uses it: the library
+(``cfgen.render``) always renders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -24,8 +28,12 @@ from pathlib import Path
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 #: Libraries whose code shapes the output; their installed files fingerprint them.
-#: (cfn_flip is not among them: cfgen never calls it, see render._defer_cfn_flip.)
+#: (cfn_flip is not among them: cfgen never calls it, it dumps with PyYAML.)
 _LIBRARIES = ("troposphere", "awacs", "yaml")
+
+
+class CacheUnusable(OSError):  # noqa: N818 - an OSError, named for what it means
+    """The cache folder cannot be written; the caller warns and renders anyway."""
 
 
 def enabled() -> bool:
@@ -56,10 +64,23 @@ def _profile_path(name_or_path: str, templates: Path) -> Path | None:
     return None
 
 
-def key_for(name_or_path: str, fmt: str) -> str | None:
-    """The cache key of a render, or None if an input cannot be read."""
+def source_files(root: Path) -> list[Path]:
+    """Every file of cfgen's package (all modules and data), sorted; no bytecode."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+    )
+
+
+def key_for(name_or_path: str, fmt: str, *, root: Path | None = None) -> str | None:
+    """The cache key of a render, or None if an input cannot be read.
+
+    ``root`` is cfgen's package folder (default: the installed one); every
+    file under it is part of the key, so a change to any module misses.
+    """
     try:
-        own = _package_dir("cfgen")
+        own = root or _package_dir("cfgen")
         templates = _package_dir("cfgen.templates")
         if own is None or templates is None:
             return None
@@ -67,9 +88,10 @@ def key_for(name_or_path: str, fmt: str) -> str | None:
         if profile is None:
             return None
         h = hashlib.sha256()
-        h.update(f"{sys.version_info[:3]}|{fmt}|{profile.resolve()}\n".encode())
-        for path in sorted(own.glob("*.py")):  # the generator (not lint/, cost/)
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        # The argument as given, too: the header names the profile's source as given.
+        h.update(f"{sys.version_info[:3]}|{fmt}|{name_or_path}|{profile.resolve()}\n".encode())
+        for path in source_files(own):
+            h.update(str(path.relative_to(own)).encode() + b"\0" + path.read_bytes() + b"\0")
         h.update(profile.read_bytes() + b"\0")
         h.update((templates / "defaults.toml").read_bytes() + b"\0")
         for lib in _LIBRARIES:
@@ -85,6 +107,7 @@ def key_for(name_or_path: str, fmt: str) -> str | None:
 
 
 def get(key: str) -> str | None:
+    """The cached text, or None (missing, damaged or unreadable: render instead)."""
     try:
         data = (cache_dir() / f"{key}.txt").read_bytes()
     except OSError:
@@ -99,6 +122,7 @@ def get(key: str) -> str | None:
 
 
 def put(key: str, text: str) -> None:
+    """Store a render; raise CacheUnusable (one line) if the folder cannot be used."""
     body = text.encode("utf-8")
     folder = cache_dir()
     tmp = folder / f".{key}.{os.getpid()}.tmp"
@@ -106,5 +130,10 @@ def put(key: str, text: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
         tmp.replace(folder / f"{key}.txt")
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise CacheUnusable(
+            f"render cache {str(folder)!r} not usable ({err.strerror or err});"
+            " rendered without it (CFGEN_CACHE_DIR moves it, CFGEN_NO_CACHE=1 turns it off)"
+        ) from None

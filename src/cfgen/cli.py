@@ -6,26 +6,28 @@
     cfgen list                       the profiles, one line each
     cfgen lint FILE...               cfn-lint with cfgen's Batch-on-Spot rules
     cfgen diff OLD NEW               what an update would replace or interrupt
-    cfgen cost / simulate            cost estimate, Monte Carlo of interruptions
-    cfgen docs / diagram             Markdown tables, Mermaid diagram
+    cfgen cost, cfgen simulate       cost estimate, Monte Carlo of interruptions
+    cfgen docs, cfgen diagram        Markdown tables, Mermaid diagram
+    cfgen preflight, cfgen doctor    will jobs run (before a deploy), why not (after)
+    cfgen --version
 
-Exit codes: 0 ok, 1 a check found something, 2 bad input (one line on stderr,
-nothing written).
+Exit codes (cfgen.clikit): 0 ok, 1 a check found something, 2 bad input (one
+line on stderr, nothing written). The render cache (cfgen.cache) lives here,
+in the command line only.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
+from cfgen import __version__, clikit
+from cfgen.clikit import EXIT_FINDINGS, EXIT_OK, Parser, UsageError
+
+PROG = "cfgen"
 
 #: Subcommands implemented elsewhere: name -> (module, function, one-line help).
 #: Imported lazily so rendering never pays for them.
@@ -34,24 +36,17 @@ _DELEGATED: dict[str, tuple[str, str, str]] = {
     "diff": ("cfgen.diff", "main", "show what updating OLD to NEW would replace or interrupt"),
     "cost": ("cfgen.cost.cli", "cost_main", "hourly cost of a profile, Spot against On-Demand"),
     "simulate": ("cfgen.cost.cli", "simulate_main", "simulate a workload under interruptions"),
-    "docs": ("cfgen.docs", "docs_main", "Markdown tables of parameters and outputs"),
-    "diagram": ("cfgen.docs", "diagram_main", "Mermaid diagram of the resources"),
+    "docs": ("cfgen.docs.cli", "docs_main", "Markdown tables of parameters and outputs"),
+    "diagram": ("cfgen.docs.cli", "diagram_main", "Mermaid diagram of the resources"),
+    "preflight": ("cfgen.preflight.cli", "preflight_main", "will jobs run? checks before a deploy"),
+    "doctor": ("cfgen.preflight.cli", "doctor_main", "why a live stack's jobs are stuck or fail"),
 }
 _LOCAL = ("build", "check", "list")
 
 
-class UsageError(Exception):
-    """Bad command-line input: one line, exit 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _render_parser() -> _Parser:
-    p = _Parser(
-        prog="cfgen",
+def _render_parser() -> Parser:
+    p = Parser(
+        prog=PROG,
         description=(
             "Print the CloudFormation template of a profile (default: the 'default' profile)."
             f" Subcommands: {', '.join(_LOCAL + tuple(_DELEGATED))}; `cfgen SUBCOMMAND --help`."
@@ -67,23 +62,20 @@ def _render_parser() -> _Parser:
         "-o",
         "--output",
         metavar="PATH",
-        help="write to PATH (atomically: all or nothing) instead of stdout",
+        help="write to PATH instead of stdout: a file is replaced atomically (all or"
+        " nothing, through a symlink its target), a device or pipe is written in place",
     )
+    p.add_argument("--version", action="version", version=f"cfgen {__version__}")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if args and args[0] in _DELEGATED:
-            return _delegate(args[0], args[1:])
-        if args and args[0] in _LOCAL:
-            return _LOCAL_COMMANDS[args[0]](args[1:])
-        return _render_command(args)
-    except UsageError as err:
-        return _fail(f"cfgen: error: {err}")
-    except BrokenPipeError:
-        return _broken_pipe()
+    if args and args[0] in _DELEGATED:
+        return _delegate(args[0], args[1:])
+    if args and args[0] in _LOCAL:
+        return clikit.run(f"{PROG} {args[0]}", lambda: _LOCAL_COMMANDS[args[0]](args[1:]))
+    return clikit.run(PROG, lambda: _render_command(args))
 
 
 def _delegate(name: str, argv: list[str]) -> int:
@@ -91,9 +83,11 @@ def _delegate(name: str, argv: list[str]) -> int:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:  # pragma: no cover - a partial install
-        raise UsageError(f"subcommand {name!r} is not available: {err}") from None
+        return clikit.fail(f"{PROG} {name}", f"subcommand {name!r} is not available: {err}")
     func: Callable[[list[str]], int] = getattr(module, func_name)
-    return func(argv)
+    if name == "lint":
+        return clikit.run(f"{PROG} lint", lambda: _lint(func, argv))
+    return clikit.run(f"{PROG} {name}", lambda: func(argv))
 
 
 def _render_command(argv: list[str]) -> int:
@@ -101,13 +95,13 @@ def _render_command(argv: list[str]) -> int:
     # parser (its help formatter alone imports shutil, bz2 and lzma).
     args = _render_parser().parse_args(argv) if argv else _DEFAULT_RENDER
     if args.output is not None:
-        _check_output_path(args.output)
+        clikit.check_output(args.output)
     text = _render_text(args.profile, args.format)
     if args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(Path(args.output), text)
+        clikit.write_output(args.output, text)
     return EXIT_OK
 
 
@@ -118,72 +112,77 @@ def _render_text(name_or_path: str, fmt: str) -> str:
     """Render a profile, through the content-addressed cache (cfgen.cache).
 
     A hit means these exact inputs were validated and rendered before; a miss
-    validates, renders and stores. The cache never changes the text.
+    validates, renders and stores. The cache never changes the text, and a
+    cache that cannot be used is skipped with a one-line warning.
     """
     from cfgen import cache
 
     key = cache.key_for(name_or_path, fmt) if cache.enabled() else None
     if key is not None and (hit := cache.get(key)) is not None:
         return hit
-    from cfgen.config import ConfigError, load_profile
+    from cfgen.config import load_profile
     from cfgen.render import render
 
-    try:
-        text = render(load_profile(name_or_path), fmt)
-    except ConfigError as err:
-        raise UsageError(str(err)) from None
+    text = render(load_profile(name_or_path), fmt)
     if key is not None:
-        cache.put(key, text)
+        try:
+            cache.put(key, text)
+        except cache.CacheUnusable as err:
+            clikit.warn(PROG, str(err))
     return text
 
 
-def _check_output_path(output: str) -> None:
-    path = Path(output)
-    if output.endswith(("/", os.sep)) or path.is_dir():
-        raise UsageError(f"output={output!r}: is a directory; give a file path")
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"output={output!r}: folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"output={output!r}: folder {str(parent)!r} is not writable")
+# --------------------------------------------------------------------------- lint
+
+_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temp file in the same folder, then rename: all or nothing."""
-    _check_output_path(str(path))
-    data = text.encode("utf-8")
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    import tempfile
+def _lint(cfn_lint: Callable[[list[str]], int], argv: list[str]) -> int:
+    """cfn-lint with cfgen's rules: cfgen's word first on --help, a clear missing-file error."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(_lint_intro())
+        return cfn_lint(["--help"])
+    for arg in argv:
+        if (
+            not arg.startswith("-")
+            and arg.lower().endswith(_TEMPLATE_SUFFIXES)
+            and not any(c in arg for c in "*?[")
+            and not Path(arg).exists()
+        ):
+            raise UsageError(f"template={arg!r}: file not found")
+    return cfn_lint(argv)
 
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise UsageError(f"output={str(path)!r}: cannot write: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"output={str(path)!r}: cannot write: {err.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+def _lint_intro() -> str:
+    import contextlib
+    import io
+
+    from cfgen.lint.cli import main as lint_main
+
+    listing = io.StringIO()
+    with contextlib.redirect_stdout(listing), contextlib.redirect_stderr(io.StringIO()):
+        lint_main(["--list-rules"])
+    rules = [
+        line.split(":", 1)[0]
+        for line in listing.getvalue().splitlines()
+        if line[:2] in ("E9", "W9") and ":" in line
+    ]
+    span = f"{rules[0]}-{rules[-1]}, " if rules else ""
+    return (
+        "usage: cfgen lint [cfn-lint options] FILE...\n\n"
+        f"cfn-lint with cfgen's {len(rules)} Batch-on-Spot rules appended ({span}"
+        "module cfgen.lint.rules). The rule table with what each catches and why:"
+        " docs/lint.md in the cfgen repository; `cfgen lint --list-rules` lists them."
+        " Exit codes are cfn-lint's: a bit mask of 2 error, 4 warning, 8 informational.\n\n"
+        "cfn-lint's own options follow.\n"
+    )
 
 
 # --------------------------------------------------------------------------- build / check / list
 
 
-def _out_dir_parser(prog: str, description: str) -> _Parser:
-    p = _Parser(prog=f"cfgen {prog}", description=description)
+def _out_dir_parser(prog: str, description: str) -> Parser:
+    p = Parser(prog=f"{PROG} {prog}", description=description)
     p.add_argument(
         "--out-dir",
         default="build",
@@ -206,27 +205,28 @@ def _readme_update(path: Path) -> tuple[str, str] | None:
     """(current, refreshed) text of a README with cfgen's markers, else None."""
     if not path.is_file():
         return None
-    current = path.read_text(encoding="utf-8")
+    current = clikit.read_text(path, "readme")
     if "<!-- BEGIN parameters -->" not in current:
         return None
-    from cfgen.docs import DocsError, update_readme
+    from cfgen.docs.readme import update_readme
 
-    try:
-        return current, update_readme(current, "default")
-    except DocsError as err:
-        raise UsageError(str(err)) from None
+    return current, update_readme(current, "default", source=str(path))
 
 
 def _render_all() -> dict[str, str]:
-    from cfgen.config import ConfigError, list_profiles, load_profile
+    from cfgen.config import list_profiles, load_profile
     from cfgen.render import render
 
     rendered: dict[str, str] = {}
+    owner: dict[str, str] = {}
     for name in list_profiles():
-        try:
-            profile = load_profile(name)
-        except ConfigError as err:
-            raise UsageError(str(err)) from None
+        profile = load_profile(name)
+        if profile.output_file in owner:  # pragma: no cover - config reserves such names
+            raise UsageError(
+                f"profile={name!r}: output file {profile.output_file!r} is also"
+                f" profile {owner[profile.output_file]!r}'s; rename one"
+            )
+        owner[profile.output_file] = name
         rendered[profile.output_file] = render(profile)
     # The budget stack: profile-independent, deployed in a region that has budgets.
     from cfgen import budget
@@ -235,23 +235,30 @@ def _render_all() -> dict[str, str]:
     return rendered
 
 
+def _out_dir(text: str) -> Path:
+    out = Path(text)
+    if not out.is_dir():
+        raise UsageError(f"out-dir={text!r}: folder does not exist")
+    return out
+
+
 def _build(argv: list[str]) -> int:
     args = _out_dir_parser("build", "Render every profile in templates/ into build/.").parse_args(
         argv
     )
-    out = Path(args.out_dir)
-    if not out.is_dir():
-        raise UsageError(f"out-dir={args.out_dir!r}: folder does not exist")
+    out = _out_dir(args.out_dir)
     rendered = _render_all()
+    readme = _readme_update(Path(args.readme))
+    for file_name in rendered:
+        clikit.check_output(out / file_name, "out-dir")
     for file_name, text in rendered.items():
-        write_atomic(out / file_name, text)
+        clikit.write_output(out / file_name, text, "out-dir")
         print(f"wrote {out / file_name}")
     for stale in sorted(set(_yaml_files(out)) - set(rendered)):
         (out / stale).unlink()
         print(f"removed {out / stale} (no profile renders it)")
-    readme = _readme_update(Path(args.readme))
     if readme is not None and readme[0] != readme[1]:
-        write_atomic(Path(args.readme), readme[1])
+        clikit.write_output(args.readme, readme[1], "readme")
         print(f"updated the generated sections of {args.readme}")
     return EXIT_OK
 
@@ -260,9 +267,7 @@ def _check(argv: list[str]) -> int:
     args = _out_dir_parser(
         "check", "Exit 1 if any file in build/ differs from a fresh render (drift)."
     ).parse_args(argv)
-    out = Path(args.out_dir)
-    if not out.is_dir():
-        raise UsageError(f"out-dir={args.out_dir!r}: folder does not exist")
+    out = _out_dir(args.out_dir)
     rendered = _render_all()
     drift = []
     for file_name, text in rendered.items():
@@ -291,21 +296,16 @@ def _yaml_files(folder: Path) -> list[str]:
 
 
 def _list(argv: list[str]) -> int:
-    parser = _Parser(prog="cfgen list", description="List the profiles, one line each.")
+    parser = Parser(prog=f"{PROG} list", description="List the profiles, one line each.")
     parser.add_argument(
         "--markdown", action="store_true", help="a Markdown table with resource counts (README)"
     )
     args = parser.parse_args(argv)
-    from cfgen.config import ConfigError, list_profiles, load_profile
+    from cfgen.config import list_profiles, load_profile
 
-    profiles = []
-    for name in list_profiles():
-        try:
-            profiles.append(load_profile(name))
-        except ConfigError as err:
-            raise UsageError(str(err)) from None
+    profiles = [load_profile(name) for name in list_profiles()]
     if args.markdown:
-        from cfgen.docs import profiles_markdown
+        from cfgen.docs.readme import profiles_markdown
 
         print(profiles_markdown(profiles), end="")
         return EXIT_OK
@@ -319,19 +319,3 @@ _LOCAL_COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "check": _check,
     "list": _list,
 }
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _fail(line: str) -> int:
-    print(line.replace("\n", " "), file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _broken_pipe() -> int:
-    # The reader went away (`cfgen | head`): no traceback, and no second
-    # error when Python flushes stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    return EXIT_FINDINGS

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from cfgen import ec2
+from cfgen.clikit import UsageError
 from cfgen.ec2 import Architecture
 
 _T = TypeVar("_T")
@@ -28,8 +29,12 @@ DEFAULTS_NAME = "defaults"
 DEFAULT_PROFILE = "default"
 
 
-class ConfigError(ValueError):
-    """A profile or CLI value is invalid. ``str(err)`` is one line for the user."""
+class ConfigError(UsageError, ValueError):
+    """A profile or CLI value is invalid. ``str(err)`` is one line for the user.
+
+    A :class:`cfgen.clikit.UsageError`, so every command reports it as one line
+    and exit 2 without wrapping it.
+    """
 
 
 class Platform(StrEnum):
@@ -163,36 +168,73 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
                 f"profile={name_or_path!r}: no such profile; "
                 f"must be one of {', '.join(list_profiles())} or a path to a .toml file"
             )
-    if not _PROFILE_NAME.match(name):
-        raise ConfigError(
-            f"profile={name!r}: file name must match {_PROFILE_NAME.pattern}"
-            " (lower-case letters, digits, dashes)"
-        )
+    source = f"templates/{name}.toml" if path.parent == templates_dir() else str(path)
+    return profile_from_dict(_read_toml(path), name=name, source=source)
+
+
+def profile_from_dict(
+    overrides: Mapping[str, Any], *, name: str = "custom", source: str = "<dict>"
+) -> Profile:
+    """A validated Profile from a mapping shaped like a profile's TOML file.
+
+    ``overrides`` lists only what differs from ``templates/defaults.toml``, as a
+    profile file does; ``name`` names the profile (and its output file),
+    ``source`` is what the rendered template's header names as its origin.
+    Every way of making a profile goes through here: the same rules apply.
+    """
+    _validate_name(name)
     defaults = _read_toml(templates_dir() / f"{DEFAULTS_NAME}.toml")
-    overrides = _read_toml(path)
     merged = _merge(defaults, overrides, "")
-    profile = _build_profile(
-        name, f"templates/{name}.toml" if path.parent == templates_dir() else str(path), merged
-    )
+    profile = _build_profile(name, source, merged)
     _validate_platform_overrides(profile, overrides)
     _validate_network_mode(profile, overrides)
     return profile
 
 
+#: Names whose output file would be another's: the default profile renders
+#: build/cloudformation.yaml, the budget stack build/budget.yaml (cfgen.budget).
+#: ("defaults" is the defaults file itself.)
+RESERVED_NAMES = frozenset({"cloudformation", "budget", DEFAULTS_NAME})
+
+
+def _validate_name(name: str) -> None:
+    if not isinstance(name, str) or not _PROFILE_NAME.match(name):
+        raise ConfigError(
+            f"profile={name!r}: file name must match {_PROFILE_NAME.pattern}"
+            " (lower-case letters, digits, dashes)"
+        )
+    if name in RESERVED_NAMES:
+        raise ConfigError(
+            f"profile={name!r}: reserved (its output file would collide with"
+            " build/cloudformation.yaml of the default profile, build/budget.yaml of the budget"
+            " stack or templates/defaults.toml); rename it"
+        )
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    shown = f"profile={str(path)!r}"
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"profile={str(path)!r}: file not found") from None
+        raise ConfigError(f"{shown}: file not found") from None
     except IsADirectoryError:
-        raise ConfigError(f"profile={str(path)!r}: is a directory, not a TOML file") from None
+        raise ConfigError(f"{shown}: is a directory, not a TOML file") from None
     except PermissionError:
-        raise ConfigError(f"profile={str(path)!r}: permission denied") from None
+        raise ConfigError(f"{shown}: permission denied") from None
+    except OSError as err:
+        raise ConfigError(f"{shown}: cannot read: {err.strerror}") from None
+    try:
+        # A UTF-8 byte order mark (some Windows editors write one) is not TOML:
+        # accept it rather than report "invalid statement" at line 1.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
-        raise ConfigError(f"profile={str(path)!r}: must be UTF-8 text") from None
+        raise ConfigError(f"{shown}: must be UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"profile={str(path)!r}: malformed TOML: {err}") from None
+        raise ConfigError(f"{shown}: malformed TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{shown}: malformed TOML: nested too deeply") from None
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -234,9 +276,7 @@ def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
     storage = _build_section(Storage, "storage", data["storage"])
     monitoring = _build_section(Monitoring, "monitoring", data["monitoring"])
     tags = _build_tags(data["tags"])
-    description = data["description"]
-    if not isinstance(description, str) or not 1 <= len(description) <= 200:
-        raise ConfigError(f"description={description!r}: must be a string of 1-200 characters")
+    description = _validate_description(data["description"])
     profile = Profile(
         name=name,
         description=description,
@@ -288,19 +328,52 @@ def _coerce(field: str, value: Any, hint: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r} for {field}")  # pragma: no cover
 
 
+# AWS tag rules (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html,
+# "Tag naming limits and requirements"): at most 50 user tags per resource; keys
+# 1-128 and values up to 256 characters of letters, digits, spaces and _ . : / = + - @;
+# the aws: prefix is reserved. ``\w`` is Unicode letters, digits and "_".
 _TAG_KEY = re.compile(r"^[\w.:/=+@ -]{1,128}$")
+# Values 1-256 here: some resource schemas (cfn-lint E3033) need at least one.
+_TAG_VALUE = re.compile(r"^[\w.:/=+@ -]{1,256}$")
+#: Tags cfgen adds to every resource itself (cfgen.tags); they count toward the 50.
+CFGEN_TAG_KEYS = ("cfgen:profile", "cfgen:component", "cfgen-stack")
+MAX_TAGS = 50 - len(CFGEN_TAG_KEYS)
 
 
 def _build_tags(data: Mapping[str, Any]) -> dict[str, str]:
+    if len(data) > MAX_TAGS:
+        raise ConfigError(
+            f"tags: {len(data)} tags: at most {MAX_TAGS} (AWS allows 50 per resource and"
+            f" cfgen adds {len(CFGEN_TAG_KEYS)}: {', '.join(CFGEN_TAG_KEYS)})"
+        )
     for key, value in data.items():
         if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
             raise ConfigError(
                 f"tags.{key}={value!r}: tag key must be 1-128 letters, digits, spaces or"
                 " _.:/=+-@ and must not start with aws:"
             )
-        if not isinstance(value, str) or len(value) > 256:
-            raise ConfigError(f"tags.{key}={value!r}: tag value must be a string of <= 256 chars")
+        if key in CFGEN_TAG_KEYS or key.startswith("cfgen:"):
+            raise ConfigError(f"tags.{key}={value!r}: tag key reserved for cfgen's own tags")
+        if not isinstance(value, str) or not _TAG_VALUE.match(value):
+            raise ConfigError(
+                f"tags.{key}={value!r}: tag value must be a string of 1-256 letters,"
+                " digits, spaces or _.:/=+-@"
+            )
     return dict(sorted(data.items()))
+
+
+def _validate_description(description: Any) -> str:
+    # One line without "|": it is the template's Description, a `cfgen list`
+    # line and a cell of the README's profile table.
+    if not isinstance(description, str) or not 1 <= len(description) <= 200:
+        raise ConfigError(f"description={description!r}: must be a string of 1-200 characters")
+    if description != description.strip() or any(c in description for c in "|\n\r\t"):
+        raise ConfigError(
+            f"description={description!r}: must be one line without '|', tabs or surrounding spaces"
+        )
+    if not description.isprintable():
+        raise ConfigError(f"description={description!r}: must be printable text")
+    return description
 
 
 # --------------------------------------------------------------------------- validation

@@ -21,19 +21,17 @@ replaced or removed, 2 bad input (one line on stderr).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from cfgen import ec2
+from cfgen import clikit, ec2
+from cfgen.clikit import EXIT_OK, EXIT_USAGE, Parser, UsageError
 
-EXIT_OK = 0
 EXIT_RISKY = 1
-EXIT_USAGE = 2
+__all__ = ["EXIT_OK", "EXIT_RISKY", "EXIT_USAGE", "Change", "UsageError", "diff", "load", "main"]
 
 CE = "AWS::Batch::ComputeEnvironment"
 JQ = "AWS::Batch::JobQueue"
@@ -65,10 +63,6 @@ FARGATE_TYPES = frozenset({"FARGATE", "FARGATE_SPOT"})
 INFRA_UPDATE_STRATEGIES = ec2.INFRA_UPDATE_STRATEGIES
 
 
-class UsageError(Exception):
-    """Bad input: one line, exit 2."""
-
-
 @dataclass(frozen=True)
 class Change:
     kind: str  # REPLACE | REMOVE | INTERRUPT | ADD
@@ -82,18 +76,26 @@ class Change:
 
 def load(path: str) -> dict[str, Any]:
     """Decode a YAML/JSON template (short-form tags allowed) or raise UsageError."""
-    from cfnlint.decode import decode
+    from cfnlint.decode import decode_str
 
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"template: {path!r} is not a readable file")
-    template, errors = decode(str(file))
-    if errors or not isinstance(template, dict):
+    text = clikit.read_text(path, "template")
+    # A UTF-8 byte order mark (some Windows editors write one) is not part of
+    # YAML or JSON: drop it rather than fail on it.
+    text = text.removeprefix("\ufeff")
+    try:
+        template, errors = decode_str(text)
+    except Exception as err:  # any decoder failure is bad input here
+        errors, template = [], None
+        detail = str(err)
+    else:
         detail = errors[0].message if errors else "not a mapping"
-        raise UsageError(f"template: {path!r} is not a CloudFormation template ({detail})")
+    if errors or not isinstance(template, dict):
+        raise UsageError(
+            f"template={path!r}: not a CloudFormation template ({clikit.one_line(detail)[:160]})"
+        )
     resources = template.get("Resources")
     if not isinstance(resources, dict):
-        raise UsageError(f"template: {path!r} has no Resources mapping")
+        raise UsageError(f"template={path!r}: not a CloudFormation template (no Resources mapping)")
     return template
 
 
@@ -282,25 +284,18 @@ def is_risky(changes: Sequence[Change]) -> bool:
     return any(c.kind in {"REPLACE", "REMOVE"} and c.resource_type in {CE, JQ} for c in changes)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def main(argv: list[str]) -> int:
-    parser = _Parser(
+def _main(argv: list[str]) -> int:
+    parser = Parser(
         prog="cfgen diff",
-        description="List what a stack update from OLD to NEW would replace, remove or interrupt.",
+        description="List what a stack update from OLD to NEW would replace, remove or interrupt."
+        " Exit 0 nothing risky, 1 a compute environment or job queue would be replaced or"
+        " removed, 2 bad input.",
     )
     parser.add_argument("old", metavar="OLD", help="template deployed now")
     parser.add_argument("new", metavar="NEW", help="template to deploy")
     parser.add_argument("--json", action="store_true", help="print the changes as JSON")
-    try:
-        args = parser.parse_args(argv)
-        old, new = load(args.old), load(args.new)
-    except UsageError as err:
-        print(f"cfgen diff: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    args = parser.parse_args(argv)
+    old, new = load(args.old), load(args.new)
     changes = diff(old, new)
     if args.json:
         print(json.dumps([c.__dict__ for c in changes], indent=2))
@@ -309,6 +304,10 @@ def main(argv: list[str]) -> int:
     else:
         print("no replacements, removals or interruptions")
     return EXIT_RISKY if is_risky(changes) else EXIT_OK
+
+
+def main(argv: list[str]) -> int:
+    return clikit.run("cfgen diff", lambda: _main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

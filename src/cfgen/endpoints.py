@@ -57,6 +57,7 @@ from troposphere.ec2 import SecurityGroup, SecurityGroupRule, VPCEndpoint
 from cfgen import naming
 from cfgen.config import NetworkMode, Platform, Profile
 from cfgen.parameters import Params
+from cfgen.tags import stack_tags
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,7 @@ def add_endpoints(
             SecurityGroupEgress=[
                 SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")
             ],
-            # No Tags: a security group costs nothing, and the template must stay
-            # under CloudFormation's 51,200-byte --template-body limit.
+            Tags=stack_tags(cfg, component="network"),
         )
     )
     s3_gateway = t.add_resource(
@@ -153,6 +153,7 @@ def add_endpoints(
             VpcId=params.vpc_id,
             RouteTableIds=params.route_table_ids,
             PolicyDocument=s3_gateway_policy(data_bucket_arn, params.vpc_id),
+            Tags=stack_tags(cfg, component="network"),
         )
     )
     interfaces = []
@@ -171,6 +172,8 @@ def add_endpoints(
                 # The SDKs and the ECS agent use the services' default names:
                 # without private DNS they resolve to public IPs, unreachable here.
                 PrivateDnsEnabled=True,
+                # Cost allocation: each interface endpoint is billed per hour per AZ.
+                Tags=stack_tags(cfg, component="network"),
             )
         )
         interfaces.append(Ref(ep))

@@ -2,16 +2,16 @@
 
 Emits AlertTopic (AWS::SNS::Topic), AlertTopicPolicy (AWS::SNS::TopicPolicy),
 AlertEmailSubscription (AWS::SNS::Subscription, only with AlertEmail),
-JobFailedRule (AWS::Events::Rule) and, in profiles with a retry alarm,
-RetryRateAlarm (AWS::CloudWatch::Alarm). The cost budget is a separate stack
-(cfgen.budget): AWS::Budgets::Budget does not exist in every region.
+JobFailedRule and JobQueueBlockedRule (AWS::Events::Rule) and, in profiles
+with a retry alarm, RetryRateAlarm (AWS::CloudWatch::Alarm). The cost budget is
+a separate stack (cfgen.budget): AWS::Budgets::Budget does not exist in every region.
 
 Classic mistakes avoided on purpose: "Batch Job State Change" events carry the
 state in ``detail.status`` (not ``jobStatus``); a topic policy replaces SNS's
 default one, so it must itself let ``events.amazonaws.com`` (the rule) and
 ``cloudwatch.amazonaws.com`` (the alarm) publish; and the alarm watches only
 metrics AWS Batch really publishes (namespace ``AWS/Batch``, dimension
-``JobQueueName``; lint rule E9050 holds every alarm to that table).
+``JobQueueName``; lint rule E9550 holds every alarm to that table).
 """
 
 from __future__ import annotations
@@ -122,12 +122,13 @@ def add_monitoring(t: Template, cfg: Profile, *, params: Params, job_queue: Ref)
             ],
         )
     )
+    blocked = _add_queue_blocked_rule(t, cfg, topic=Ref(topic), job_queue=job_queue)
     statements = [
         _publisher(
             "EventBridgePublishesJobFailures",
             "events.amazonaws.com",
             Ref(topic),
-            ArnEquals({"aws:SourceArn": GetAtt(rule, "Arn")}),
+            ArnEquals({"aws:SourceArn": [GetAtt(rule, "Arn"), GetAtt(blocked, "Arn")]}),
         )
     ]
     if params.retry_alarm_percent is not None:
@@ -267,5 +268,62 @@ def _add_retry_alarm(
             TreatMissingData="notBreaching",
             AlarmActions=[topic],
             Tags=stack_tags(cfg, component="monitoring"),
+        )
+    )
+
+
+#: EventBridge detail-type of a job at the head of a queue that cannot be placed;
+#: detail is the JobDetail, with the reason in detail.statusReason.
+#: https://docs.aws.amazon.com/batch/latest/userguide/batch-job-queue-blocked-events.html
+BATCH_JOB_QUEUE_BLOCKED = "Batch Job Queue Blocked"
+#: One line per blocked-queue alert: the reason Batch gives, then the fix for
+#: each reason it documents (job_stuck_in_runnable.html); `cfgen doctor` maps
+#: the exact message.
+QUEUE_BLOCKED_FIX = (
+    "Fix: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - add instance types or Availability Zones;"
+    " MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - shrink the job or add larger instance types;"
+    " MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - raise MaxvCpus;"
+    " MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS - use the Batch service-linked role;"
+    " ACTION_REQUIRED - repair the INVALID compute environment."
+    " Details: cfgen doctor --stack ${AWS::StackName}"
+)
+
+
+def _add_queue_blocked_rule(t: Template, cfg: Profile, *, topic: Ref, job_queue: Ref) -> Rule:
+    """Blocked-queue events of this stack's queue go to the alert topic with reason and fix.
+
+    The queue's JobStateTimeLimitActions cancel the blocked job later (queues.py);
+    this tells a person at once, and for ACTION_REQUIRED, which no action covers.
+    """
+    return t.add_resource(
+        Rule(
+            naming.JOB_QUEUE_BLOCKED_RULE,
+            Description="Jobs blocking this stack's queue go to the alert topic",
+            State="ENABLED",
+            Tags=stack_tags(cfg, component="monitoring"),
+            EventPattern={
+                "source": [BATCH_EVENT_SOURCE],
+                "detail-type": [BATCH_JOB_QUEUE_BLOCKED],
+                "detail": {"jobQueue": [job_queue]},
+            },
+            Targets=[
+                Target(
+                    Id="AlertTopic",
+                    Arn=topic,
+                    InputTransformer=InputTransformer(
+                        InputPathsMap={
+                            "name": "$.detail.jobName",
+                            "id": "$.detail.jobId",
+                            "reason": "$.detail.statusReason",
+                            "queue": "$.detail.jobQueue",
+                        },
+                        InputTemplate=Sub(
+                            '"Batch queue <queue> is blocked by job <name> (<id>): <reason>. '
+                            + QUEUE_BLOCKED_FIX
+                            + '"'
+                        ),
+                    ),
+                )
+            ],
         )
     )

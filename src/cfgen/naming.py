@@ -46,6 +46,7 @@ ALERT_TOPIC: Final = "AlertTopic"
 ALERT_TOPIC_POLICY: Final = "AlertTopicPolicy"
 ALERT_EMAIL_SUBSCRIPTION: Final = "AlertEmailSubscription"
 JOB_FAILED_RULE: Final = "JobFailedRule"
+JOB_QUEUE_BLOCKED_RULE: Final = "JobQueueBlockedRule"
 RETRY_ALARM: Final = "RetryRateAlarm"
 
 # Conditions

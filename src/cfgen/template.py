@@ -33,6 +33,7 @@ def build_template(cfg: Profile) -> Template:
     ec2 = cfg.compute.platform is Platform.EC2
     t = Template(Description=f"cfgen {cfg.name}: {cfg.description}")
     t.set_version("2010-09-09")
+    t.cfgen_profile = cfg  # render_template's header names the profile and its source
 
     params = add_parameters(t, cfg)
     network = add_network(t, cfg, params=params, ec2=ec2)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cfgen.cost.cli import cost_main, simulate_main
 
-HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 SMALL = ["--jobs", "2000", "--seed", "3"]
 
 
@@ -109,21 +111,41 @@ def test_simulate_bad_input(
     _one_line_error(capsys, simulate_main([*SMALL, *argv]), "cfgen simulate", *needles)
 
 
-@pytest.mark.skipif(HAS_MATPLOTLIB, reason="checks the message shown without matplotlib")
-def test_chart_without_matplotlib_is_one_line_and_writes_nothing(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_chart_without_matplotlib_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    # A subprocess in which `import matplotlib` fails (None in sys.modules is
+    # Python's own "not importable" marker), since the test extras install it.
     target = tmp_path / "chart.png"
-    rc = simulate_main([*SMALL, "--chart", str(target)])
-    _one_line_error(capsys, rc, "matplotlib is not installed", "cfgen[chart]")
+    code = (
+        "import sys; sys.modules['matplotlib'] = None;"
+        "from cfgen.cost.cli import simulate_main;"
+        f"sys.exit(simulate_main({[*SMALL, '--chart', str(target)]!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (2, "")
+    (line,) = done.stderr.splitlines()
+    assert "matplotlib is not installed" in line and "cfgen[chart]" in line
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib (extra 'chart') is not installed")
-def test_chart_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_chart_writes_a_png_that_is_not_blank(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # matplotlib is in the test extras: this test never skips (issue 14 item 8).
+    import matplotlib.image
+
     target = tmp_path / "chart.png"
     assert simulate_main([*SMALL, "--chart", str(target), "--chart-jobs", "500"]) == 0
-    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = target.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1210, 462)  # figsize 11 x 4.2 inches at 110 dpi
+    assert 20_000 < len(data) < 2_000_000
+    pixels = matplotlib.image.imread(str(target))
+    assert pixels.shape[:2] == (height, width)
+    rgb = pixels[..., :3].reshape(-1, 3)
+    assert (rgb < 0.5).any(axis=1).mean() > 0.005  # lines, text and axes drawn in ink
+    assert len({tuple(p) for p in rgb[:: max(1, len(rgb) // 50_000)].round(2)}) > 20  # colours
     assert [f.name for f in tmp_path.iterdir()] == ["chart.png"]
     assert "chart written to" in capsys.readouterr().out
 
@@ -174,3 +196,75 @@ def test_help_works(command: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+# ------------------------------------------------------- documented upper bounds (issue 14)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["--seed", "-1"], ("seed", "-1", "between 0 and 4294967295")),
+        (["--jobs", "1000000000000"], ("jobs", "between 1 and 1000000")),
+        (["--jobs", "1000001"], ("jobs", "between 1 and 1000000")),
+        (["--chart-jobs", "100001"], ("--chart-jobs", "between 1 and 100000")),
+        (["--duration-hours", "inf"], ("--duration-hours", "'inf' must be a finite number")),
+        (["--duration-hours", "nan"], ("--duration-hours", "finite")),
+        (["--duration-hours", "337"], ("--duration-hours", "between 0 and 336")),
+        (["--cv", "1e400"], ("cv", "finite")),
+        (["--band-hours", "inf"], ("finite",)),
+        (["--max-vcpus", "99999999999999999999"], ("--max-vcpus", "between 1 and 100000")),
+        (["--grace-seconds", "inf"], ("finite",)),
+    ],
+)
+def test_simulate_bounds(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needles: tuple[str, ...]
+) -> None:
+    _one_line_error(capsys, simulate_main(["--jobs", "100", *argv]), "cfgen simulate", *needles)
+
+
+def test_simulate_at_the_job_bound_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from cfgen.cost.simulate import MAX_JOBS
+
+    assert simulate_main(["--jobs", str(MAX_JOBS), "--duration-hours", "1"]) == 0
+    assert f"Workload: {MAX_JOBS} jobs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["--max-vcpus", "99999999999999999999"], ("--max-vcpus", "between 1 and 100000")),
+        (["--max-vcpus", "0"], ("--max-vcpus",)),
+        (["--memory-gib-per-vcpu", "inf"], ("--memory-gib-per-vcpu", "finite")),
+    ],
+)
+def test_cost_bounds(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needles: tuple[str, ...]
+) -> None:
+    _one_line_error(capsys, cost_main(["--offline", *argv]), "cfgen cost", *needles)
+
+
+def test_cost_names_a_non_aws_endpoint_and_never_calls_it_live(tmp_path: Path) -> None:
+    # The emulator's environment left exported (issue 14): AWS_ENDPOINT_URL at
+    # 127.0.0.1 with dummy credentials. Port 9 (discard): nothing may be asked.
+    env = {
+        "PATH": os.environ["PATH"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "CFGEN_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cfgen", "cost"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    spot = next(line for line in done.stdout.splitlines() if line.startswith("Spot prices:"))
+    assert "http://127.0.0.1:9 is not AWS's" in spot
+    assert "live" not in done.stdout.lower()
+    assert "lookup failed" not in spot  # not even tried

@@ -46,6 +46,11 @@ def base_env(tmp: Path) -> dict[str, str]:
         AWS_MAX_ATTEMPTS="1",
         CFGEN_PYTHON=sys.executable,
         CFGEN_POLL_SECONDS="0.2",
+        # The scripts render with `python -m cfgen`: a render cache of this run's
+        # own, never the developer's ~/.cache/cfgen (a stale entry there could be
+        # deployed). XDG_CACHE_HOME too, so nothing falls back to ~/.cache.
+        CFGEN_CACHE_DIR=str(tmp / "cfgen-cache"),
+        XDG_CACHE_HOME=str(tmp / "xdg-cache"),
     )
     return env
 

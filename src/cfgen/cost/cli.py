@@ -7,11 +7,14 @@ value and the rule, and return 2; nothing is written.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
+
+from cfgen import clikit
+from cfgen.clikit import Parser, UsageError, finite, int_in
+from cfgen.config import RANGES
 
 if TYPE_CHECKING:
     from cfgen.config import Profile
@@ -19,70 +22,20 @@ if TYPE_CHECKING:
     from cfgen.cost.simulate import Environment, Result, Workload
 
 DEFAULT_REGION = "us-east-1"
-
-
-class UsageError(Exception):
-    """One-line usage error; the entry points turn it into exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        # --help: argparse has printed the help; let the entry point return.
-        if message:
-            raise UsageError(message.strip())
-        raise _HelpShown(status)
-
-
-class _HelpShown(Exception):  # noqa: N818 - control flow, not an error
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def _positive_int(field: str) -> type[int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-        return value
-
-    parse.__name__ = field
-    return parse  # type: ignore[return-value]
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+_MAX_VCPUS = RANGES["compute.max_vcpus"]
 
 
 def _load_profile(name: str) -> Profile:
-    from cfgen.config import ConfigError, load_profile
+    from cfgen.config import load_profile
 
-    try:
-        return load_profile(name)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _fail(prog: str, message: str) -> int:
-    text = message if message.startswith(prog) else f"{prog}: {message}"
-    print(text.splitlines()[0] if text else prog, file=sys.stderr)
-    return 2
+    return load_profile(name)
 
 
 # ---------------------------------------------------------------- cfgen cost
 
 
-def _cost_parser() -> _Parser:
-    parser = _Parser(
+def _cost_parser() -> Parser:
+    parser = Parser(
         prog="cfgen cost",
         description=(
             "Hourly cost of a profile at full scale: per instance type and blended as the "
@@ -95,7 +48,7 @@ def _cost_parser() -> _Parser:
     )
     parser.add_argument(
         "--max-vcpus",
-        type=_positive_int("max_vcpus"),
+        type=int_in("max_vcpus", *_MAX_VCPUS),
         help="full scale in vCPUs (default: the profile's max_vcpus)",
     )
     parser.add_argument(
@@ -105,12 +58,13 @@ def _cost_parser() -> _Parser:
     )
     parser.add_argument(
         "--memory-gib-per-vcpu",
-        type=_number,
-        help="Fargate only: task memory per vCPU in GB (default: the profile's job size)",
+        type=finite("memory_gib_per_vcpu", 0, 120),
+        help="Fargate only: task memory per vCPU in GB, above 0, at most 120"
+        " (default: the profile's job size)",
     )
     parser.add_argument(
         "--data-gb-per-month",
-        type=_number,
+        type=finite("data_gb_per_month"),
         help="GB a month between jobs and S3/ECR: adds NAT against VPC endpoint charges",
     )
     return parser
@@ -129,12 +83,15 @@ def _fargate_memory(profile: Profile, override: float | None) -> float:
 
 def cost_main(argv: list[str]) -> int:
     """Entry point of ``python -m cfgen cost``."""
+    return clikit.run("cfgen cost", lambda: _cost(argv))
+
+
+def _cost(argv: list[str]) -> int:
     from cfgen.cost import estimate as est
     from cfgen.cost.prices import PriceError, check_region
 
-    prog = "cfgen cost"
+    args = _cost_parser().parse_args(argv)
     try:
-        args = _cost_parser().parse_args(argv)
         check_region(args.region)
         profile = _load_profile(args.profile)
         result = est.estimate(
@@ -145,10 +102,8 @@ def cost_main(argv: list[str]) -> int:
             memory_gib_per_vcpu=_fargate_memory(profile, args.memory_gib_per_vcpu),
         )
         transfer = _network(profile, args.region, args.data_gb_per_month)
-    except _HelpShown as shown:
-        return shown.status
-    except (UsageError, PriceError) as exc:
-        return _fail(prog, str(exc))
+    except PriceError as exc:
+        raise UsageError(str(exc)) from None
     print(est.format_estimate(result, profile.name))
     if transfer:
         print()
@@ -173,155 +128,8 @@ def _network(profile: Profile, region: str, data_gb: float | None) -> str:
     return network.format_comparison(comparison, str(profile.compute.network_mode))
 
 
-# ------------------------------------------------------------ cfgen simulate
-
-
-def _simulate_parser() -> _Parser:
-    from cfgen.cost.simulate import BANDS, DISTRIBUTIONS
-
-    parser = _Parser(
-        prog="cfgen simulate",
-        description=(
-            "Monte Carlo model of a workload on Spot with interruptions, retries, "
-            "checkpoints and an On-Demand fallback; compares On-Demand only, the recipe's "
-            "style and cfgen's default side by side. Prices: the bundled tables."
-        ),
-    )
-    add = parser.add_argument
-    add("--profile", default="default", help="profile whose instance types set the prices")
-    add("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
-    add("--jobs", type=int, default=10_000, help="number of jobs (default 10000)")
-    add("--duration-hours", type=_number, default=2.0, help="mean job duration (default 2)")
-    add("--distribution", default="lognormal", help=f"one of {', '.join(DISTRIBUTIONS)}")
-    add("--cv", type=_number, default=1.0, help="lognormal coefficient of variation (default 1)")
-    add("--vcpus-per-job", type=int, help="vCPUs per job (default: the profile's job size)")
-    add(
-        "--interruption",
-        default=">20%",
-        help=(
-            "Spot Instance Advisor band ("
-            + ", ".join(BANDS).replace("%", "%%")
-            + ") or a monthly %% (default >20%%)"
-        ),
-    )
-    add(
-        "--band-hours",
-        type=_number,
-        default=730.0,
-        help="running hours a band's probability refers to (default 730, a month)",
-    )
-    add("--checkpoint-minutes", type=_number, default=15.0, help="cfgen's interval (default 15)")
-    add("--grace-seconds", type=_number, help="SIGTERM to SIGKILL (default: the profile's, 110)")
-    add("--checkpoint-write-seconds", type=_number, default=30.0, help="default 30")
-    add("--notice-rate", type=_number, default=0.9, help="reclaims noticed in time (0.9)")
-    add("--restart-minutes", type=_number, default=1.0, help="start-up per retry (default 1)")
-    add("--shortfall", type=_number, default=0.5, help="P(no Spot for a retry) (default 0.5)")
-    add("--spot-wait-hours", type=_number, default=0.5, help="wait without fallback (0.5)")
-    add("--max-vcpus", type=int, help="Spot capacity (default: the profile's max_vcpus)")
-    add("--gb-per-job", type=_number, help="GB each job moves to/from S3: adds data transfer")
-    add("--seed", type=int, default=0, help="random seed (default 0)")
-    add("--chart", metavar="PNG", help="also write cost and completion vs interruption rate")
-    add("--chart-jobs", type=int, default=20_000, help="jobs per chart point (default 20000)")
-    return parser
-
-
-def simulate_main(argv: list[str]) -> int:
-    """Entry point of ``python -m cfgen simulate``."""
-    from cfgen.cost import estimate as est
-    from cfgen.cost import simulate as sim
-    from cfgen.cost.prices import PriceError, check_region
-
-    prog = "cfgen simulate"
-    try:
-        args = _simulate_parser().parse_args(argv)
-        if args.jobs < 1:
-            raise UsageError(f"--jobs: {args.jobs} must be at least 1")
-        if args.max_vcpus is not None and args.max_vcpus < 1:
-            raise UsageError(f"--max-vcpus: {args.max_vcpus} must be at least 1")
-        if args.chart_jobs < 1:
-            raise UsageError(f"--chart-jobs: {args.chart_jobs} must be at least 1")
-        if args.vcpus_per_job is not None and args.vcpus_per_job < 1:
-            raise UsageError(f"--vcpus-per-job: {args.vcpus_per_job} must be at least 1")
-        chart_path = _check_chart_path(args.chart) if args.chart else None
-        if chart_path is not None:
-            sim.pyplot()  # fail before simulating when matplotlib is missing
-        monthly = sim.parse_band(args.interruption)
-        sim.hazard_per_hour(monthly, args.band_hours)  # validates --band-hours
-        check_region(args.region)
-        profile = _load_profile(args.profile)
-        job = getattr(profile, "job", None)
-        vcpus = args.vcpus_per_job or max(1, round(float(getattr(job, "vcpus", 1))))
-        grace = args.grace_seconds
-        if grace is None:
-            grace = float(getattr(job, "stop_timeout_seconds", 110))
-        compute = profile.compute
-        scale = args.max_vcpus or compute.max_vcpus
-        if vcpus > scale:
-            raise UsageError(f"--vcpus-per-job: {vcpus} must not exceed capacity {scale} vCPUs")
-        quote = est.estimate(
-            compute,
-            args.region,
-            max_vcpus=scale,
-            offline=True,
-            memory_gib_per_vcpu=_fargate_memory(profile, None),
-        )
-        workload = sim.Workload(
-            jobs=args.jobs,
-            mean_hours=args.duration_hours,
-            distribution=args.distribution,
-            cv=args.cv,
-            vcpus_per_job=vcpus,
-        )
-        env = sim.Environment(
-            hazard_per_hour=sim.hazard_per_hour(monthly, args.band_hours),
-            spot_price_per_vcpu_hour=quote.spot_per_vcpu,
-            on_demand_price_per_vcpu_hour=quote.fallback_per_vcpu,
-            spot_capacity_vcpus=scale,
-            on_demand_capacity_vcpus=max(compute.on_demand_max_vcpus or 16, vcpus),
-            grace_seconds=grace,
-            checkpoint_write_seconds=args.checkpoint_write_seconds,
-            notice_rate=args.notice_rate,
-            restart_minutes=args.restart_minutes,
-            shortfall=args.shortfall,
-            spot_wait_hours=args.spot_wait_hours,
-        )
-        transfer = _workload_transfer(profile, args.region, args.jobs, args.gb_per_job)
-        strategies = sim.standard_strategies(args.checkpoint_minutes)
-        results = sim.compare(workload, strategies, env, seed=args.seed)
-        if chart_path is not None:
-            rates = [0.0, *sim.BANDS.values(), 0.35, 0.5]
-            small = sim.Workload(
-                jobs=min(args.jobs, args.chart_jobs),
-                mean_hours=workload.mean_hours,
-                distribution=workload.distribution,
-                cv=workload.cv,
-                vcpus_per_job=vcpus,
-            )
-            series = sim.sweep(
-                small, strategies, env, rates, seed=args.seed, band_hours=args.band_hours
-            )
-            _write_chart(chart_path, rates, series, profile.name, small, band_hours=args.band_hours)
-    except _HelpShown as shown:
-        return shown.status
-    except (UsageError, PriceError, sim.SimulationError) as exc:
-        return _fail(prog, str(exc))
-    print(
-        _simulate_header(
-            profile.name, args, workload=workload, env=env, monthly=monthly, quote=quote
-        )
-    )
-    print()
-    print(sim.format_results(results))
-    if transfer:
-        print()
-        print(transfer)
-    if chart_path is not None:
-        print(f"\nchart written to {chart_path}")
-    return 0
-
-
 def _workload_transfer(profile: Profile, region: str, jobs: int, gb_per_job: float | None) -> str:
-    """The data-transfer block for ``--gb-per-job`` (empty without it)."""
+    """The data-transfer block for ``simulate --gb-per-job`` (empty without it)."""
     if gb_per_job is None:
         return ""
     if not gb_per_job >= 0:
@@ -337,6 +145,205 @@ def _workload_transfer(profile: Profile, region: str, jobs: int, gb_per_job: flo
     return network.format_workload(
         comparison, str(profile.compute.network_mode), jobs=jobs, gb_per_job=gb_per_job
     )
+
+
+# ------------------------------------------------------------ cfgen simulate
+
+
+def _simulate_parser() -> Parser:
+    from cfgen.cost import simulate as sim
+
+    parser = Parser(
+        prog="cfgen simulate",
+        description=(
+            "Monte Carlo model of a workload on Spot with interruptions, retries, "
+            "checkpoints and an On-Demand fallback; compares On-Demand only, the recipe's "
+            "style and cfgen's default side by side. Prices: the bundled tables. "
+            f"Bounds: --jobs at most {sim.MAX_JOBS:,}, --chart-jobs at most "
+            f"{sim.MAX_CHART_JOBS:,} (memory grows with jobs), --duration-hours at most "
+            f"{sim.MAX_MEAN_HOURS:g}, every number finite."
+        ).replace("%", "%%"),
+    )
+    add = parser.add_argument
+    add("--profile", default="default", help="profile whose instance types set the prices")
+    add("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
+    add(
+        "--jobs",
+        type=int_in("jobs", 1, sim.MAX_JOBS),
+        default=10_000,
+        help=f"number of jobs, 1-{sim.MAX_JOBS} (default 10000)",
+    )
+    add(
+        "--duration-hours",
+        type=finite("duration_hours", 0, sim.MAX_MEAN_HOURS),
+        default=2.0,
+        help=f"mean job duration, above 0, at most {sim.MAX_MEAN_HOURS:g} (default 2)",
+    )
+    add("--distribution", default="lognormal", help=f"one of {', '.join(sim.DISTRIBUTIONS)}")
+    add(
+        "--cv",
+        type=finite("cv", 0, 100),
+        default=1.0,
+        help="lognormal coefficient of variation (default 1)",
+    )
+    add(
+        "--vcpus-per-job",
+        type=int_in("vcpus_per_job", 1, _MAX_VCPUS[1]),
+        help="vCPUs per job (default: the profile's job size)",
+    )
+    add(
+        "--interruption",
+        default=">20%",
+        help=(
+            "Spot Instance Advisor band ("
+            + ", ".join(sim.BANDS).replace("%", "%%")
+            + ") or a monthly %% (default >20%%)"
+        ),
+    )
+    number = finite("number")
+    add(
+        "--band-hours",
+        type=number,
+        default=730.0,
+        help="running hours a band's probability refers to (default 730, a month)",
+    )
+    add("--checkpoint-minutes", type=number, default=15.0, help="cfgen's interval (default 15)")
+    add("--grace-seconds", type=number, help="SIGTERM to SIGKILL (default: the profile's, 110)")
+    add("--checkpoint-write-seconds", type=number, default=30.0, help="default 30")
+    add("--notice-rate", type=number, default=0.9, help="reclaims noticed in time (0.9)")
+    add("--restart-minutes", type=number, default=1.0, help="start-up per retry (default 1)")
+    add("--shortfall", type=number, default=0.5, help="P(no Spot for a retry) (default 0.5)")
+    add("--spot-wait-hours", type=number, default=0.5, help="wait without fallback (0.5)")
+    add(
+        "--max-vcpus",
+        type=int_in("max_vcpus", *_MAX_VCPUS),
+        help="Spot capacity (default: the profile's max_vcpus)",
+    )
+    add("--gb-per-job", type=number, help="GB each job moves to/from S3: adds data transfer")
+    add(
+        "--seed",
+        type=int_in("seed", 0, sim.MAX_SEED),
+        default=0,
+        help=f"random seed, 0-{sim.MAX_SEED} (default 0)",
+    )
+    add("--chart", metavar="PNG", help="also write cost and completion vs interruption rate")
+    add(
+        "--chart-jobs",
+        type=int_in("chart_jobs", 1, sim.MAX_CHART_JOBS),
+        default=20_000,
+        help=f"jobs per chart point, at most {sim.MAX_CHART_JOBS} (default 20000)",
+    )
+    return parser
+
+
+def simulate_main(argv: list[str]) -> int:
+    """Entry point of ``python -m cfgen simulate``."""
+    return clikit.run("cfgen simulate", lambda: _simulate(argv))
+
+
+def _simulate(argv: list[str]) -> int:
+    from cfgen.cost import simulate as sim
+    from cfgen.cost.prices import PriceError
+
+    args = _simulate_parser().parse_args(argv)
+    try:
+        return _simulate_run(args)
+    except (PriceError, sim.SimulationError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class _Run:
+    profile: Profile
+    workload: Workload
+    env: Environment
+    monthly: float
+    quote: Estimate
+
+
+def _simulate_run(args: argparse.Namespace) -> int:
+    from cfgen.cost import simulate as sim
+
+    chart_path = _check_chart_path(args.chart) if args.chart else None
+    if chart_path is not None:
+        sim.pyplot()  # fail before simulating when matplotlib is missing
+    run = _simulate_inputs(args)
+    transfer = _workload_transfer(run.profile, run.quote.region, args.jobs, args.gb_per_job)
+    strategies = sim.standard_strategies(args.checkpoint_minutes)
+    results = sim.compare(run.workload, strategies, run.env, seed=args.seed)
+    if chart_path is not None:
+        rates = [0.0, *sim.BANDS.values(), 0.35, 0.5]
+        small = replace(run.workload, jobs=min(args.jobs, args.chart_jobs))
+        series = sim.sweep(
+            small, strategies, run.env, rates, seed=args.seed, band_hours=args.band_hours
+        )
+        _write_chart(chart_path, rates, series, run.profile.name, small, band_hours=args.band_hours)
+    print(
+        _simulate_header(
+            run.profile.name,
+            args,
+            workload=run.workload,
+            env=run.env,
+            monthly=run.monthly,
+            quote=run.quote,
+        )
+    )
+    print()
+    print(sim.format_results(results))
+    if transfer:
+        print()
+        print(transfer)
+    if chart_path is not None:
+        print(f"\nchart written to {chart_path}")
+    return 0
+
+
+def _simulate_inputs(args: argparse.Namespace) -> _Run:
+    from cfgen.cost import estimate as est
+    from cfgen.cost import simulate as sim
+    from cfgen.cost.prices import check_region
+
+    monthly = sim.parse_band(args.interruption)
+    hazard = sim.hazard_per_hour(monthly, args.band_hours)  # validates --band-hours
+    check_region(args.region)
+    profile = _load_profile(args.profile)
+    job = profile.job
+    vcpus = args.vcpus_per_job or max(1, round(float(job.vcpus)))
+    grace = args.grace_seconds
+    if grace is None:
+        grace = float(job.stop_timeout_seconds)
+    compute = profile.compute
+    scale = args.max_vcpus or compute.max_vcpus
+    if vcpus > scale:
+        raise UsageError(f"--vcpus-per-job: {vcpus} must not exceed capacity {scale} vCPUs")
+    quote = est.estimate(
+        compute,
+        args.region,
+        max_vcpus=scale,
+        offline=True,
+        memory_gib_per_vcpu=_fargate_memory(profile, None),
+    )
+    workload = sim.Workload(
+        jobs=args.jobs,
+        mean_hours=args.duration_hours,
+        distribution=args.distribution,
+        cv=args.cv,
+        vcpus_per_job=vcpus,
+    )
+    env = sim.Environment(
+        hazard_per_hour=hazard,
+        spot_price_per_vcpu_hour=quote.spot_per_vcpu,
+        on_demand_price_per_vcpu_hour=quote.fallback_per_vcpu,
+        spot_capacity_vcpus=scale,
+        on_demand_capacity_vcpus=max(compute.on_demand_max_vcpus or 16, vcpus),
+        grace_seconds=grace,
+        checkpoint_write_seconds=args.checkpoint_write_seconds,
+        notice_rate=args.notice_rate,
+        restart_minutes=args.restart_minutes,
+        shortfall=args.shortfall,
+        spot_wait_hours=args.spot_wait_hours,
+    )
+    return _Run(profile, workload, env, monthly, quote)
 
 
 def _simulate_header(
@@ -371,17 +378,10 @@ def _simulate_header(
 
 
 def _check_chart_path(text: str) -> Path:
-    path = Path(text)
-    if path.suffix.lower() != ".png":
+    if Path(text).suffix.lower() != ".png":
         raise UsageError(f"--chart: {text!r} must end in .png")
-    if path.is_dir():
-        raise UsageError(f"--chart: {text!r} is a directory")
-    folder = path.parent if str(path.parent) else Path()
-    if not folder.is_dir():
-        raise UsageError(f"--chart: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"--chart: folder {str(folder)!r} is not writable")
-    return path
+    clikit.check_output(text, "--chart")
+    return Path(text)
 
 
 def _write_chart(
@@ -393,18 +393,15 @@ def _write_chart(
     *,
     band_hours: float,
 ) -> None:
-    """Render to a temporary file in the same folder, then rename: no partial PNG."""
+    """Render into a private folder, then write like every output (cfgen.clikit):
+    no partial PNG, and a device or pipe is written in place."""
     from cfgen.cost import simulate as sim
 
     title = (
         f"cfgen simulate: profile {profile_name}, {workload.jobs} jobs, "
         f"mean {workload.mean_hours:g} h ({workload.distribution})"
     )
-    fd, tmp = tempfile.mkstemp(prefix=".cfgen-chart-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        sim.chart(tmp, rates, series, title=title, band_hours=band_hours)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with tempfile.TemporaryDirectory(prefix="cfgen-chart-") as folder:
+        tmp = Path(folder) / "chart.png"
+        sim.chart(str(tmp), rates, series, title=title, band_hours=band_hours)
+        clikit.write_output(path, tmp.read_bytes(), "--chart")

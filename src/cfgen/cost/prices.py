@@ -224,6 +224,18 @@ def spot_prices(
         if session.get_credentials() is None:
             return SpotQuote(bundled.prices, "bundled", f"{bundled.detail}; no AWS credentials")
         client = session.client("ec2", region_name=region)
+        endpoint = str(client.meta.endpoint_url)
+        if not _is_aws_endpoint(endpoint):
+            # AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_EC2, or a profile's endpoint_url)
+            # points the SDK elsewhere, e.g. at a local emulator: its prices are not
+            # Spot prices, so never call them live.
+            # https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
+            return SpotQuote(
+                bundled.prices,
+                "bundled",
+                f"{bundled.detail}; the EC2 endpoint {endpoint} is not AWS's"
+                " (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_EC2 is set), so it was not asked",
+            )
     try:
         live = fetch_spot_prices(client, types)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -232,6 +244,19 @@ def spot_prices(
             bundled.prices, "bundled", f"{bundled.detail}; live lookup failed: {reason}"
         )
     return merge_quotes(live, bundled)
+
+
+def _is_aws_endpoint(url: str) -> bool:
+    """True for EC2's own endpoints: ec2.<region>.amazonaws.com (.com.cn in China),
+    or the dual-stack ec2.<region>.api.aws.
+    https://docs.aws.amazon.com/general/latest/gr/ec2-service.html"""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and host.endswith(
+        (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+    )
 
 
 def merge_quotes(live: SpotQuote, bundled: SpotQuote) -> SpotQuote:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+from cfgen import clikit
+from cfgen.clikit import Parser, replace_sections
 
 BEGIN, END = "<!-- BEGIN cost -->", "<!-- END cost -->"
+PROG = "python -m cfgen.cost.readme"
 REGENERATE = "python -m cfgen.cost.readme"
 
 COST = ["cost"]
@@ -133,25 +136,36 @@ against the interruption rate. Other options: `python -m cfgen simulate --help`.
 """
 
 
-def splice(readme: str, section: str) -> str:
-    if readme.count(BEGIN) != 1 or readme.count(END) != 1:
-        raise ValueError(f"README.md: expected one {BEGIN} and one {END}")
-    start = readme.index(BEGIN) + len(BEGIN)
-    return readme[:start] + section + readme[readme.index(END) :]
+def splice(readme: str, section: str, *, source: str = "README.md") -> str:
+    return replace_sections(readme, {"cost": section}, source=source)
 
 
-def main(argv: list[str]) -> int:
-    path = Path(argv[argv.index("--readme") + 1]) if "--readme" in argv else Path("README.md")
-    current = path.read_text(encoding="utf-8")
-    wanted = splice(current, render())
-    if "--check" in argv:
+def _main(argv: list[str]) -> int:
+    parser = Parser(
+        prog=PROG,
+        description="Rewrite the README's cost section (between <!-- BEGIN cost --> and"
+        " <!-- END cost -->) from real `cfgen cost` and `cfgen simulate` output.",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the section is stale")
+    parser.add_argument(
+        "--readme", default="README.md", metavar="PATH", help="the README (default: README.md)"
+    )
+    args = parser.parse_args(argv)
+    current = clikit.read_text(args.readme, "readme")
+    splice(current, "", source=args.readme)  # the markers, before running anything
+    wanted = splice(current, render(), source=args.readme)
+    if args.check:
         if wanted != current:
-            print(f"{path}: cost section is stale; run: {REGENERATE}", file=sys.stderr)
+            print(f"{args.readme}: cost section is stale; run: {REGENERATE}", file=sys.stderr)
             return 1
         return 0
     if wanted != current:
-        path.write_text(wanted, encoding="utf-8")
+        clikit.write_output(args.readme, wanted, "readme")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return clikit.run(PROG, lambda: _main(argv))
 
 
 if __name__ == "__main__":

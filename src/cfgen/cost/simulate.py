@@ -48,6 +48,18 @@ BANDS: dict[str, float] = {
 }
 DISTRIBUTIONS = ("lognormal", "exponential", "fixed")
 
+# Upper bounds of the resource-hungry inputs (documented in docs/cost.md and
+# `cfgen simulate --help`). Memory grows by about 90 bytes per job (1e8 jobs
+# took 9 GB); scripts/bench_simulate.py times MAX_JOBS.
+MAX_JOBS = 1_000_000
+MAX_CHART_JOBS = 100_000
+#: Mean job duration: at most 14 days, the longest job.timeout_seconds a profile
+#: allows (config.RANGES). Batch itself has no maximum timeout, but a Fargate job
+#: cannot be expected to run longer than 14 days:
+#: https://docs.aws.amazon.com/batch/latest/userguide/job_timeouts.html
+MAX_MEAN_HOURS = 14 * 24.0
+MAX_SEED = 2**32 - 1
+
 
 class SimulationError(ValueError):
     """Bad simulation input (one-line message naming the field, value and rule)."""
@@ -98,16 +110,19 @@ class Workload:
     vcpus_per_job: int = 1
 
     def validate(self) -> None:
-        if self.jobs < 1:
-            raise SimulationError(f"--jobs: {self.jobs} must be at least 1")
-        if not self.mean_hours > 0:
-            raise SimulationError(f"--duration-hours: {self.mean_hours} must be above 0")
+        if not 1 <= self.jobs <= MAX_JOBS:
+            raise SimulationError(f"--jobs: {self.jobs} must be between 1 and {MAX_JOBS}")
+        if not 0 < self.mean_hours <= MAX_MEAN_HOURS:
+            raise SimulationError(
+                f"--duration-hours: {self.mean_hours} must be above 0 and at most"
+                f" {MAX_MEAN_HOURS:g} (14 days)"
+            )
         if self.distribution not in DISTRIBUTIONS:
             raise SimulationError(
                 f"--distribution: {self.distribution!r} must be one of {', '.join(DISTRIBUTIONS)}"
             )
-        if self.cv < 0:
-            raise SimulationError(f"--cv: {self.cv} must be 0 or more")
+        if not 0 <= self.cv <= 100:
+            raise SimulationError(f"--cv: {self.cv} must be between 0 and 100")
         if self.vcpus_per_job < 1:
             raise SimulationError(f"--vcpus-per-job: {self.vcpus_per_job} must be at least 1")
 
@@ -150,8 +165,8 @@ class Environment:
             ("--restart-minutes", self.restart_minutes),
             ("--spot-wait-hours", self.spot_wait_hours),
         ):
-            if value < 0:
-                raise SimulationError(f"{name}: {value} must be 0 or more")
+            if not 0 <= value < math.inf:
+                raise SimulationError(f"{name}: {value} must be a finite number, 0 or more")
         if self.hazard_per_hour < 0:
             raise SimulationError(f"hazard: {self.hazard_per_hour} must be 0 or more")
         if self.spot_capacity_vcpus < 1 or self.on_demand_capacity_vcpus < 1:

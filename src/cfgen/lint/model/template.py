@@ -139,6 +139,19 @@ class Model:
 
     def _bind(self, scenario: Scenario, obj: dict[str, Any]) -> list[tuple[Any, Scenario]]:
         """(properties, scenario) per parameter combination that agrees with ``scenario``."""
+        fixed, excluded = self._fixed_and_excluded(scenario)
+        choices = self._choices(obj, fixed, excluded)
+        out: list[tuple[Any, Scenario]] = []
+        for combo in itertools.product(*(vals for _, vals in choices)):
+            chosen = {p: v for (p, _), v in zip(choices, combo, strict=True)}
+            facts = self._facts(scenario, {**fixed, **chosen}, excluded)
+            if any(scenario.get(k, v) != v for k, v in facts.items()):
+                continue  # a chosen value contradicts a condition of this scenario
+            out.append((_substitute(obj, chosen), facts))
+        return out
+
+    def _fixed_and_excluded(self, scenario: Scenario) -> tuple[dict[str, str], dict[str, set[str]]]:
+        """Parameter values the scenario's conditions imply (equal) or rule out."""
         fixed: dict[str, str] = {}
         excluded: dict[str, set[str]] = {}
         for name, truth in scenario.items():
@@ -147,6 +160,12 @@ class Model:
                     fixed.setdefault(param, value)
                 else:
                     excluded.setdefault(param, set()).add(value)
+        return fixed, excluded
+
+    def _choices(
+        self, obj: dict[str, Any], fixed: dict[str, str], excluded: dict[str, set[str]]
+    ) -> list[tuple[str, list[str]]]:
+        """The values to try for each parameter ``obj`` refers to (bounded in number)."""
         choices: list[tuple[str, list[str]]] = []
         total = 1
         for param in _param_refs(obj, self.parameters):
@@ -160,25 +179,25 @@ class Model:
             if values:
                 choices.append((param, values))
                 total *= len(values)
-        out: list[tuple[Any, Scenario]] = []
-        for combo in itertools.product(*(vals for _, vals in choices)):
-            chosen = {p: v for (p, _), v in zip(choices, combo, strict=True)}
-            facts = dict(scenario)
-            for param, value in {**fixed, **chosen}.items():
-                for other in self._allowed(param) or [value]:
-                    facts[f"{param}={other}"] = other == value
-            for param, skip in excluded.items():
-                for value in skip:
-                    facts.setdefault(f"{param}={value}", False)
-            for name, definition in self.conditions.items():
-                if name not in facts:
-                    known = self._evaluate(definition, {**fixed, **chosen}, 0)
-                    if known is not None:
-                        facts[name] = known
-            if any(scenario.get(k, v) != v for k, v in facts.items()):
-                continue  # a chosen value contradicts a condition of this scenario
-            out.append((_substitute(obj, chosen), facts))
-        return out
+        return choices
+
+    def _facts(
+        self, scenario: Scenario, bound: dict[str, str], excluded: dict[str, set[str]]
+    ) -> Scenario:
+        """The scenario extended by what the bound parameter values make true or false."""
+        facts = dict(scenario)
+        for param, value in bound.items():
+            for other in self._allowed(param) or [value]:
+                facts[f"{param}={other}"] = other == value
+        for param, skip in excluded.items():
+            for value in skip:
+                facts.setdefault(f"{param}={value}", False)
+        for name, definition in self.conditions.items():
+            if name not in facts:
+                known = self._evaluate(definition, bound, 0)
+                if known is not None:
+                    facts[name] = known
+        return facts
 
     def _allowed(self, param: str) -> list[str]:
         """A String parameter's AllowedValues ([] when there are none or too many).
