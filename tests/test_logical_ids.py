@@ -65,6 +65,18 @@ _FARGATE = {
     "FargateSpotComputeEnvironment": "AWS::Batch::ComputeEnvironment",
     "FargateComputeEnvironment": "AWS::Batch::ComputeEnvironment",
 }
+#: network_mode = "endpoints": the VPC endpoints private subnets need (cfgen.endpoints).
+_ENDPOINTS = {
+    **{k: v for k, v in _EC2_NO_FALLBACK.items() if k != "RetryRateAlarm"},
+    "EndpointSecurityGroup": "AWS::EC2::SecurityGroup",
+    "S3GatewayEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcrApiEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcrDkrEndpoint": "AWS::EC2::VPCEndpoint",
+    "LogsEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcsEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcsAgentEndpoint": "AWS::EC2::VPCEndpoint",
+    "EcsTelemetryEndpoint": "AWS::EC2::VPCEndpoint",
+}
 #: The budget moved to its own stack (build/budget.yaml): a type missing in 20
 #: regions failed the whole batch stack there. MonthlyBudget keeps its ID there.
 PROFILE_RESOURCES = {
@@ -81,6 +93,7 @@ PROFILE_RESOURCES = {
         "EscalationRole": "AWS::IAM::Role",
         "EscalationStateMachine": "AWS::StepFunctions::StateMachine",
     },
+    "endpoints": _ENDPOINTS,
 }
 
 

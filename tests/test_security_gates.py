@@ -123,7 +123,32 @@ def test_cfripper_reports_no_failure_and_stays_offline() -> None:
 
 @cache
 def cfripper_resolve_run() -> tuple[dict[str, Any], str]:
-    return _offline("cfripper", "--resolve", *map(str, [*BUILD, INSECURE]), "--format", "json")
+    return _offline("cfripper", "--resolve", *map(str, [*RESOLVABLE, INSECURE]), "--format", "json")
+
+
+#: pycfmodel (cfripper --resolve) models AWS::EC2::VPCEndpoint with SubnetIds as a
+#: list but resolves a List<AWS::EC2::Subnet::Id> parameter without a value to one
+#: string ("UNDEFINED_PARAM_SubnetIds"), and a CommaDelimitedList without Default
+#: to None: templates with interface endpoints cannot be resolved. The plain
+#: cfripper run above still checks them; test_cfripper_resolve_limitation pins why.
+UNRESOLVABLE = {"endpoints.yaml"}
+RESOLVABLE = [p for p in BUILD if p.name not in UNRESOLVABLE]
+
+
+@pytest.mark.parametrize("name", sorted(UNRESOLVABLE))
+def test_cfripper_resolve_limitation_is_exactly_the_endpoint_subnets(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cfripper.cli", "--resolve", str(ROOT / "build" / name)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "NoneType' object has no attribute 'split'" in done.stderr or (
+        "UNDEFINED_PARAM_SubnetIds" in done.stderr
+    ), done.stderr[-2000:]
 
 
 def test_cfripper_resolve_parses_every_template_and_reports_no_failure() -> None:
@@ -133,8 +158,8 @@ def test_cfripper_resolve_parses_every_template_and_reports_no_failure() -> None
     report, out = cfripper_resolve_run()
     assert report["network"] == []
     *build, insecure = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert len(build) == len(BUILD), out
-    assert [(r["failures"], r["exceptions"]) for r in build] == [([], [])] * len(BUILD)
+    assert len(build) == len(RESOLVABLE), out
+    assert [(r["failures"], r["exceptions"]) for r in build] == [([], [])] * len(RESOLVABLE)
     assert insecure["failures"], "cfripper --resolve did not flag the insecure fixture"
     # 2: "at least one template is not valid" (the fixture); 3 would mean one failed to parse.
     assert report["exit"] == 2

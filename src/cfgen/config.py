@@ -51,6 +51,15 @@ class ImageType(StrEnum):
     ECS_AL2023_NVIDIA = "ECS_AL2023_NVIDIA"  #: GPU instances
 
 
+class NetworkMode(StrEnum):
+    """How jobs in SubnetIds reach ECR, ECS, S3 and CloudWatch Logs."""
+
+    PUBLIC = "public"  #: public subnets (Fargate jobs get a public IP); the default
+    NAT = "nat"  #: private subnets whose route tables have a NAT gateway route
+    #: private subnets without internet route: the stack adds VPC endpoints
+    ENDPOINTS = "endpoints"
+
+
 class SpotAllocationStrategy(StrEnum):
     """Spot strategies that need no Spot fleet role."""
 
@@ -73,6 +82,7 @@ class Compute:
     root_volume_gib: int
     gpu: bool
     assign_public_ip: bool
+    network_mode: NetworkMode
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,7 @@ def profile_from_dict(
     merged = _merge(defaults, overrides, "")
     profile = _build_profile(name, source, merged)
     _validate_platform_overrides(profile, overrides)
+    _validate_network_mode(profile, overrides)
     return profile
 
 
@@ -513,6 +524,16 @@ def _validate_platform_overrides(profile: Profile, overrides: Mapping[str, Any])
         value = overrides.get(section, {}).get(key)
         if value is not None:
             raise ConfigError(f"{field}={value!r}: EC2-only; a FARGATE profile must not set it")
+
+
+def _validate_network_mode(profile: Profile, overrides: Mapping[str, Any]) -> None:
+    """A public IP means nothing in private subnets: refuse one asked for there."""
+    mode = profile.compute.network_mode
+    if mode is not NetworkMode.PUBLIC and overrides.get("compute", {}).get("assign_public_ip"):
+        raise ConfigError(
+            f"compute.assign_public_ip=True: only with compute.network_mode = 'public';"
+            f" in {mode.value!r} mode the subnets are private and jobs get no public IP"
+        )
 
 
 def _validate_fargate_size(vcpus: float, memory_mib: int) -> None:

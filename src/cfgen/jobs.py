@@ -117,7 +117,13 @@ def add_jobs(
         {}
         if ec2
         else {
-            "NetworkConfiguration": NetworkConfiguration(AssignPublicIp=params.assign_public_ip),
+            # No AssignPublicIp parameter outside network_mode public: private
+            # subnets, no public IP (Fargate's own default is DISABLED too).
+            "NetworkConfiguration": NetworkConfiguration(
+                AssignPublicIp=(
+                    "DISABLED" if params.assign_public_ip is None else params.assign_public_ip
+                )
+            ),
             "FargatePlatformConfiguration": FargatePlatformConfiguration(PlatformVersion="LATEST"),
             # Fargate Spot runs x86_64 only.
             "RuntimePlatform": RuntimePlatform(

@@ -11,6 +11,15 @@ from typing import Final
 # Network
 SECURITY_GROUP: Final = "ComputeSecurityGroup"
 LAUNCH_TEMPLATE: Final = "ComputeLaunchTemplate"
+# VPC endpoints (network_mode endpoints; cfgen.endpoints)
+ENDPOINT_SECURITY_GROUP: Final = "EndpointSecurityGroup"
+S3_GATEWAY_ENDPOINT: Final = "S3GatewayEndpoint"
+ECR_API_ENDPOINT: Final = "EcrApiEndpoint"
+ECR_DKR_ENDPOINT: Final = "EcrDkrEndpoint"
+LOGS_ENDPOINT: Final = "LogsEndpoint"
+ECS_ENDPOINT: Final = "EcsEndpoint"
+ECS_AGENT_ENDPOINT: Final = "EcsAgentEndpoint"
+ECS_TELEMETRY_ENDPOINT: Final = "EcsTelemetryEndpoint"
 
 # IAM
 INSTANCE_ROLE: Final = "InstanceRole"

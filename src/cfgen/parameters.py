@@ -23,7 +23,14 @@ from typing import Any
 from troposphere import Equals, Join, Not, Parameter, Ref, Template
 
 from cfgen import naming
-from cfgen.config import FARGATE_MEMORY, LOG_RETENTION_DAYS, RANGES, Platform, Profile
+from cfgen.config import (
+    FARGATE_MEMORY,
+    LOG_RETENTION_DAYS,
+    RANGES,
+    NetworkMode,
+    Platform,
+    Profile,
+)
 from cfgen.ec2 import INSTANCE_TYPE_PATTERN
 
 #: Longest wait Batch allows an infrastructure update for running jobs (minutes).
@@ -39,6 +46,15 @@ def _ec2(cfg: Profile) -> bool:
 
 def _fargate(cfg: Profile) -> bool:
     return cfg.compute.platform is Platform.FARGATE
+
+
+def _public_fargate(cfg: Profile) -> bool:
+    """Fargate jobs get a public IP only in public subnets (network_mode public)."""
+    return _fargate(cfg) and cfg.compute.network_mode is NetworkMode.PUBLIC
+
+
+def _endpoints(cfg: Profile) -> bool:
+    return cfg.compute.network_mode is NetworkMode.ENDPOINTS
 
 
 def _always(cfg: Profile) -> bool:
@@ -111,6 +127,19 @@ SPECS: tuple[Spec, ...] = (
         "Subnets of VpcId, ideally one per Availability Zone (more Spot pools). They need"
         " a route to the internet (NAT or public IP) or VPC endpoints for ECR, ECS, S3, Logs.",
     ),
+    Spec(
+        "RouteTableIds",
+        "route_table_ids",
+        "Network",
+        "Route tables",
+        "CommaDelimitedList",
+        "Route tables of SubnetIds, for the S3 gateway endpoint.",
+        when=_endpoints,
+        constraints={
+            "AllowedPattern": r"^rtb-[0-9a-f]{8,17}$",
+            "ConstraintDescription": "must be rtb-... IDs",
+        },
+    ),
     # -- Compute
     Spec(
         "MaxvCpus",
@@ -144,7 +173,7 @@ SPECS: tuple[Spec, ...] = (
         "ENABLED in public subnets without a NAT gateway (jobs must reach ECR and S3);"
         " DISABLED in private subnets. Inbound traffic stays closed either way.",
         default=lambda cfg: "ENABLED" if cfg.compute.assign_public_ip else "DISABLED",
-        when=_fargate,
+        when=_public_fargate,
         constraints={"AllowedValues": ["ENABLED", "DISABLED"]},
     ),
     Spec(
@@ -405,6 +434,7 @@ class Params:
     root_volume: Ref | None
     assign_public_ip: Ref | None
     retry_alarm_percent: Ref | None
+    route_table_ids: Ref | None
 
 
 def rendered_specs(cfg: Profile) -> list[Spec]:

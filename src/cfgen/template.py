@@ -11,6 +11,7 @@ from troposphere import Template
 from cfgen.compute import add_compute
 from cfgen.config import Platform, Profile
 from cfgen.ec2 import Architecture
+from cfgen.endpoints import add_endpoints
 from cfgen.escalation import add_escalation
 from cfgen.iam import add_iam
 from cfgen.jobs import add_jobs
@@ -38,6 +39,13 @@ def build_template(cfg: Profile) -> Template:
     params = add_parameters(t, cfg)
     network = add_network(t, cfg, params=params, ec2=ec2)
     storage = add_storage(t, cfg, params=params)
+    add_endpoints(
+        t,
+        cfg,
+        params=params,
+        compute_security_group=network.security_group,
+        data_bucket_arn=storage.bucket_arn,
+    )
     roles = add_iam(
         t,
         cfg,

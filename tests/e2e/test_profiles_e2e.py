@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import REPO, Emulator, explain, script
+from e2e_support import REGION, REPO, Emulator, explain, script
 from test_stack_lifecycle import explicit_parameters, load_template, outputs_from
 
 from cfgen.config import load_profile
@@ -43,6 +43,44 @@ def queue_environments(data: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def default_route_table(emulator: Emulator) -> str:
+    ec2 = emulator.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
+    tables = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"]
+    return str(tables[0]["RouteTableId"])
+
+
+def check_vpc_endpoints(emulator: Emulator, data: dict[str, Any], route_table: str) -> None:
+    """The endpoints the emulator recorded match the template (docs/moto-notes.md)."""
+    ec2 = emulator.client("ec2")
+    recorded = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    region = REGION
+    want = {
+        r["Properties"]["ServiceName"]["Fn::Sub"].replace("${AWS::Region}", region): r[
+            "Properties"
+        ]["VpcEndpointType"]
+        for r in data["Resources"].values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint"
+    }
+    by_service = {e["ServiceName"]: e for e in recorded if e["ServiceName"] in want}
+    assert {k: v["VpcEndpointType"] for k, v in by_service.items()} == want
+    gateway = by_service[f"com.amazonaws.{region}.s3"]
+    assert gateway["RouteTableIds"] == [route_table]
+    assert "starport-layer-bucket" in gateway["PolicyDocument"]
+    # The emulator adds the S3 prefix-list route to the route table, like AWS.
+    routes = ec2.describe_route_tables(RouteTableIds=[route_table])["RouteTables"][0]["Routes"]
+    assert any(r.get("GatewayId") == gateway["VpcEndpointId"] for r in routes)
+    for name, endpoint in by_service.items():
+        if endpoint["VpcEndpointType"] == "Interface":
+            assert endpoint["PrivateDnsEnabled"] is True, name
+            assert len(endpoint["Groups"]) == 1, name
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profile_deploys_runs_a_job_and_is_destroyed(
     profile: str, emulator: Emulator, batch_service_role: str, tmp_path: Path
@@ -55,6 +93,10 @@ def test_profile_deploys_runs_a_job_and_is_destroyed(
         "ServiceRoleArn": batch_service_role,
         "RepositoryName": f"{stack}-worker",
     }
+    if "RouteTableIds" in data["Parameters"]:
+        # network_mode endpoints: the S3 gateway endpoint goes on the route
+        # table of the subnets deploy.sh picks (the default VPC's main table).
+        params["RouteTableIds"] = default_route_table(emulator)
     env = emulator.env
     proc = script(
         "deploy.sh",
@@ -97,6 +139,9 @@ def test_profile_deploys_runs_a_job_and_is_destroyed(
     rules = definition["retryStrategy"]["evaluateOnExit"]
     assert rules[0]["onStatusReason"] == reclaim
     assert rules[1]["onStatusReason"] == "Task failed to start*"
+
+    if "RouteTableIds" in data["Parameters"]:
+        check_vpc_endpoints(emulator, data, params["RouteTableIds"])
 
     proc = script("submit-job.sh", "--stack-name", stack, "--wait", env=env)
     assert proc.returncode == 0, explain(proc)

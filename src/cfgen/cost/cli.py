@@ -62,6 +62,11 @@ def _cost_parser() -> Parser:
         help="Fargate only: task memory per vCPU in GB, above 0, at most 120"
         " (default: the profile's job size)",
     )
+    parser.add_argument(
+        "--data-gb-per-month",
+        type=finite("data_gb_per_month"),
+        help="GB a month between jobs and S3/ECR: adds NAT against VPC endpoint charges",
+    )
     return parser
 
 
@@ -96,10 +101,50 @@ def _cost(argv: list[str]) -> int:
             offline=args.offline,
             memory_gib_per_vcpu=_fargate_memory(profile, args.memory_gib_per_vcpu),
         )
+        transfer = _network(profile, args.region, args.data_gb_per_month)
     except PriceError as exc:
         raise UsageError(str(exc)) from None
     print(est.format_estimate(result, profile.name))
+    if transfer:
+        print()
+        print(transfer)
     return 0
+
+
+def _network(profile: Profile, region: str, data_gb: float | None) -> str:
+    """The data-transfer block for ``--data-gb-per-month`` (empty without it)."""
+    if data_gb is None:
+        return ""
+    if not data_gb >= 0:
+        raise UsageError(f"--data-gb-per-month: {data_gb:g} must be 0 or more")
+    from cfgen.config import Platform
+    from cfgen.cost import network
+    from cfgen.endpoints import interface_services
+
+    platform = Platform(str(profile.compute.platform))
+    comparison = network.compare(
+        region, data_gb, interface_endpoints=len(interface_services(platform))
+    )
+    return network.format_comparison(comparison, str(profile.compute.network_mode))
+
+
+def _workload_transfer(profile: Profile, region: str, jobs: int, gb_per_job: float | None) -> str:
+    """The data-transfer block for ``simulate --gb-per-job`` (empty without it)."""
+    if gb_per_job is None:
+        return ""
+    if not gb_per_job >= 0:
+        raise UsageError(f"--gb-per-job: {gb_per_job:g} must be 0 or more")
+    from cfgen.config import Platform
+    from cfgen.cost import network
+    from cfgen.endpoints import interface_services
+
+    platform = Platform(str(profile.compute.platform))
+    comparison = network.compare(
+        region, jobs * gb_per_job, interface_endpoints=len(interface_services(platform))
+    )
+    return network.format_workload(
+        comparison, str(profile.compute.network_mode), jobs=jobs, gb_per_job=gb_per_job
+    )
 
 
 # ------------------------------------------------------------ cfgen simulate
@@ -174,6 +219,7 @@ def _simulate_parser() -> Parser:
         type=int_in("max_vcpus", *_MAX_VCPUS),
         help="Spot capacity (default: the profile's max_vcpus)",
     )
+    add("--gb-per-job", type=number, help="GB each job moves to/from S3: adds data transfer")
     add(
         "--seed",
         type=int_in("seed", 0, sim.MAX_SEED),
@@ -222,6 +268,7 @@ def _simulate_run(args: argparse.Namespace) -> int:
     if chart_path is not None:
         sim.pyplot()  # fail before simulating when matplotlib is missing
     run = _simulate_inputs(args)
+    transfer = _workload_transfer(run.profile, run.quote.region, args.jobs, args.gb_per_job)
     strategies = sim.standard_strategies(args.checkpoint_minutes)
     results = sim.compare(run.workload, strategies, run.env, seed=args.seed)
     if chart_path is not None:
@@ -243,6 +290,9 @@ def _simulate_run(args: argparse.Namespace) -> int:
     )
     print()
     print(sim.format_results(results))
+    if transfer:
+        print()
+        print(transfer)
     if chart_path is not None:
         print(f"\nchart written to {chart_path}")
     return 0
