@@ -170,6 +170,22 @@ class SchedulingPolicyLimits(base.BatchRule):
                         )
 
 
+#: The keys of a Step Functions Batch task that set the share identifier.
+SHARE_KEYS = frozenset({"ShareIdentifier", "ShareIdentifier.$"})
+
+
+def _submitting_states(m: mdl.Model) -> Iterator[tuple[mdl.Path, str, Any, dict[str, Any]]]:
+    """(path, state name, queue, parameters) of each Batch submit task of each state machine."""
+    for sm in m.all_variants(SFN_SM):
+        doc, variables = _definition(sm.props)
+        if doc is None:
+            continue
+        key = "DefinitionString" if "DefinitionString" in sm.props else "Definition"
+        for name, params in _batch_tasks(doc):
+            queue, _ = _queue_of(m, params, variables)
+            yield mdl.res_path(sm.logical_id, key), name, queue, params
+
+
 class FairShareQueueWithoutShareIdentifier(base.BatchRule):
     id = "E9581"
     shortdesc = "Jobs reach a fair-share queue without a share identifier"
@@ -183,18 +199,12 @@ class FairShareQueueWithoutShareIdentifier(base.BatchRule):
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         fair = _fair_share_queues(m)
-        for sm in m.all_variants(SFN_SM):
-            doc, variables = _definition(sm.props)
-            if doc is None:
-                continue
-            key = "DefinitionString" if "DefinitionString" in sm.props else "Definition"
-            for name, params in _batch_tasks(doc):
-                queue, _ = _queue_of(m, params, variables)
-                if queue in fair and not ({"ShareIdentifier", "ShareIdentifier.$"} & set(params)):
-                    out.add(
-                        mdl.res_path(sm.logical_id, key),
-                        f"State {name} submits to fair-share queue {queue} without ShareIdentifier",
-                    )
+        for path, name, queue, params in _submitting_states(m):
+            if queue in fair and not (SHARE_KEYS & set(params)):
+                out.add(
+                    path,
+                    f"State {name} submits to fair-share queue {queue} without ShareIdentifier",
+                )
         for rule in m.all_variants(EVENTS_RULE):
             for i, target in enumerate(mdl.as_list(rule.props.get("Targets"))):
                 if isinstance(target, dict) and m.target(target.get("Arn")) in fair:
@@ -251,22 +261,9 @@ class ShareIdentifierOnFifoQueue(base.BatchRule):
 
     def check(self, m: mdl.Model, out: mdl.Findings) -> None:
         fair = _fair_share_queues(m)
-        for sm in m.all_variants(SFN_SM):
-            doc, variables = _definition(sm.props)
-            if doc is None:
-                continue
-            key = "DefinitionString" if "DefinitionString" in sm.props else "Definition"
-            for name, params in _batch_tasks(doc):
-                queue, _ = _queue_of(m, params, variables)
-                if (
-                    queue is not None
-                    and queue not in fair
-                    and ({"ShareIdentifier", "ShareIdentifier.$"} & set(params))
-                ):
-                    out.add(
-                        mdl.res_path(sm.logical_id, key),
-                        f"State {name} sends a share identifier to FIFO queue {queue}",
-                    )
+        for path, name, queue, params in _submitting_states(m):
+            if queue is not None and queue not in fair and (SHARE_KEYS & set(params)):
+                out.add(path, f"State {name} sends a share identifier to FIFO queue {queue}")
 
 
 class EscalationQueueNotOnDemand(base.BatchRule):
