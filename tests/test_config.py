@@ -194,3 +194,13 @@ def test_missing_profile_file(tmp_path: Path) -> None:
 )
 def test_instance_architecture(instance_type: str, arch: str) -> None:
     assert instance_architecture(instance_type).value == arch
+
+
+def test_a_key_with_a_control_character_is_still_a_one_line_error(tmp_path: Path) -> None:
+    """Found by the property test: a TOML key "\\n" made the message two lines."""
+    path = tmp_path / "nl.toml"
+    path.write_text('[compute]\n"\\n" = false\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_profile(str(path))
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith("compute.\\n=False: unknown key")

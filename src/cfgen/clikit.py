@@ -40,7 +40,21 @@ EXIT_USAGE = 2
 
 
 class UsageError(Exception):
-    """Bad input: one line on stderr naming the field, the value and the rule; exit 2."""
+    """Bad input: one line on stderr naming the field, the value and the rule; exit 2.
+
+    The message is kept on one line whatever it quotes: a control character of
+    the input (a TOML key with a newline) is shown escaped.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(printable(a) if isinstance(a, str) else a for a in args))
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\n``, ``\\x1b``...)."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 class _Exit(Exception):  # noqa: N818 - control flow (--help), not an error
