@@ -100,3 +100,27 @@ OUTPUTS: Final = (
 )
 #: Outputs only some profiles have; scripts that read one say what is missing.
 OPTIONAL_OUTPUTS: Final = (OUT_ESCALATION_STATE_MACHINE,)
+
+# --------------------------------------------------------------------------- metrics
+
+#: CloudWatch namespace of the worker's embedded-metric-format log fields
+#: (issue 23): published by CloudWatch Logs from the job's log lines, no
+#: PutMetricData permission needed.
+WORKER_METRICS_NAMESPACE: Final = "cfgen/Worker"
+#: CloudWatch namespace of the cost ledger's daily totals, published by
+#: ``cfgen report --put-metrics`` (issue 22) and graphed by the dashboard.
+COST_METRICS_NAMESPACE: Final = "cfgen/Cost"
+#: Cost metrics (unit: None, value in USD), one datum per day and JobQueue.
+COST_METRIC_SPOT: Final = "SpotCost"
+COST_METRIC_ON_DEMAND: Final = "OnDemandCost"
+COST_METRIC_ON_DEMAND_EQUIVALENT: Final = "OnDemandEquivalentCost"
+COST_METRIC_WASTE: Final = "ReclaimWasteCost"
+COST_METRICS: Final = (
+    COST_METRIC_SPOT,
+    COST_METRIC_ON_DEMAND,
+    COST_METRIC_ON_DEMAND_EQUIVALENT,
+    COST_METRIC_WASTE,
+)
+#: The one dimension of cfgen's own metrics (the job queue's name, which Batch
+#: gives the job as AWS_BATCH_JQ_NAME): few series, never one per job.
+METRIC_DIMENSION_QUEUE: Final = "JobQueue"
