@@ -46,7 +46,7 @@ class Config:
     in_ecs_task: bool = False
     imds_endpoint: str = "http://169.254.169.254"
     imds_interval_seconds: float = 5.0
-    #: "aggregate" (the example) or "package.module:factory".
+    #: "aggregate" / "aggregate_per_record" (the example) or "package.module:factory".
     task: str = "aggregate"
     task_key_field: str = "key"
     task_value_field: str = "value"
@@ -73,6 +73,8 @@ _IP = re.compile(r"\d+\.\d+\.\d+\.\d+")
 _JOB_ID = re.compile(r"[A-Za-z0-9._#-]{1,128}(:[0-9]{1,5})?")
 _TASK = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
 _INT = re.compile(r"[0-9]{1,12}")
+#: the example task, with the batch API (the default) or the per-record API
+BUILTIN_TASKS = ("aggregate", "aggregate_per_record")
 _DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{0,12})?|\.[0-9]{1,12}")
 
 
@@ -160,8 +162,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     if imds == "auto" and env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
         imds = "0"
     task = _get(env, "CFGEN_TASK", "aggregate") or "aggregate"
-    if task != "aggregate" and not _TASK.fullmatch(task):
-        raise ConfigError(f"CFGEN_TASK={task!r}: must be 'aggregate' or 'package.module:factory'")
+    if task not in BUILTIN_TASKS and not _TASK.fullmatch(task):
+        raise ConfigError(
+            f"CFGEN_TASK={task!r}: must be 'aggregate', 'aggregate_per_record' or "
+            "'package.module:factory'"
+        )
     manifest = _get(env, "CFGEN_INPUT_MANIFEST")
     imds_endpoint = (
         _get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT") or "http://169.254.169.254"

@@ -57,7 +57,14 @@ from spotworker.s3io import (
     list_inputs,
     shard_of,
 )
-from spotworker.tasks import BadRecord, ObjectTask, SkipRecord, TaskFactory
+from spotworker.tasks import (
+    BadRecord,
+    BatchResult,
+    ObjectTask,
+    RecordBatch,
+    SkipRecord,
+    TaskFactory,
+)
 
 _TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, use_threads=False)
 PROGRESS_SECONDS = 15.0
@@ -403,7 +410,8 @@ class Harness:
             else:
                 self.log.event("object_resume", object=obj.key, offset=prog.offset, line=prog.lines)
             feed = task.feed
-            for kind, first_line, first_off, lines, end in iter_batches(
+            feed_batch = getattr(task, "feed_batch", None)  # the batch API (tasks.BatchTask)
+            for kind, first_line, first_off, lines, end, has_cr in iter_batches(
                 self.s3,
                 cfg.bucket,
                 obj,
@@ -415,9 +423,17 @@ class Harness:
             ):
                 good = bad = 0
                 if kind == "lines":
-                    # CRLF: strip the CR, in one C-speed pass, only in batches that have one.
-                    has_cr = b"\r" in b"\n".join(lines)
+                    # CRLF: strip the CR, only in batches that have one.
                     src = [x[:-1] if x[-1:] == b"\r" else x for x in lines] if has_cr else lines
+                    if feed_batch is not None:
+                        batch = RecordBatch(src, first_line, first_off)
+                        good, bad = self._feed_batch(
+                            feed_batch, batch, lines, key=obj.key, out=out, dl=dl
+                        )
+                        self._count(prog, good, bad, first_line=first_line, lines=lines, end=end)
+                        if self._safe_point(obj, prog, task, flush):
+                            raise Interrupted
+                        continue
                     skipped = 0
                     offsets: list[int] | None = None
                     it = iter(src)
@@ -457,22 +473,9 @@ class Harness:
                         )
                     )
                     bad += 1
-                self.bytes_this_attempt += end - prog.offset
-                self.records_this_attempt += good
-                prog.offset = end
-                prog.lines = first_line + len(lines) - 1
-                prog.records += good
-                prog.bad += bad
-                if self.stop.requested or time.monotonic() >= self.next_checkpoint:
-                    flush(end)
-                    prog.state = task.snapshot()
-                    self._write_checkpoint()
-                    self.next_checkpoint = time.monotonic() + cfg.checkpoint_seconds
-                    if self.stop.requested:
-                        raise Interrupted
-                if time.monotonic() >= self.next_progress:
-                    self.log.event("progress", object=obj.key, offset=prog.offset, **self.stats())
-                    self.next_progress = time.monotonic() + PROGRESS_SECONDS
+                self._count(prog, good, bad, first_line=first_line, lines=lines, end=end)
+                if self._safe_point(obj, prog, task, flush):
+                    raise Interrupted
             # End of the object: the task's final output, then the last chunk.
             flush(obj.size)
             _finish_task(task, out)
@@ -483,6 +486,73 @@ class Harness:
         finally:
             out.close()
             dl.close()
+
+    def _feed_batch(
+        self,
+        feed_batch: Callable[[RecordBatch], BatchResult],
+        batch: RecordBatch,
+        raw_lines: list[bytes],
+        *,
+        key: str,
+        out: _Scratch,
+        dl: _Scratch,
+    ) -> tuple[int, int]:
+        """One batch through a batch task: (good, bad) records. Each bad record is
+        dead-lettered with its own line number and byte offset."""
+        result = feed_batch(batch)
+        src = batch.lines
+        bad = result.bad
+        if bad:
+            offsets = list(accumulate((len(x) + 1 for x in raw_lines), initial=batch.first_offset))
+            last = -1
+            for i, reason in bad:
+                if type(i) is not int or not last < i < len(src) or not src[i]:
+                    raise ValueError(
+                        f"task {self.task.name!r} reported bad record index {i!r}: not a "
+                        "record line of the batch, in increasing order"
+                    )
+                last = i
+                dl.write(_dead_letter(key, batch.first_line + i, offsets[i], str(reason), src[i]))
+        for item in result.output:
+            out.write(item + b"\n")
+        good = len(src) - src.count(b"") - len(bad) - result.skipped
+        if good < 0:
+            raise ValueError(f"task {self.task.name!r} skipped more lines than it was given")
+        return good, len(bad)
+
+    def _count(
+        self,
+        prog: ObjectProgress,
+        good: int,
+        bad: int,
+        *,
+        first_line: int,
+        lines: list[bytes],
+        end: int,
+    ) -> None:
+        """Account for one batch: the object's progress is now at the safe point ``end``."""
+        self.bytes_this_attempt += end - prog.offset
+        self.records_this_attempt += good
+        prog.offset = end
+        prog.lines = first_line + len(lines) - 1
+        prog.records += good
+        prog.bad += bad
+
+    def _safe_point(
+        self, obj: InputObject, prog: ObjectProgress, task: ObjectTask, flush: Callable[[int], None]
+    ) -> bool:
+        """At a safe point: checkpoint when due or asked to stop; True = stop now."""
+        if self.stop.requested or time.monotonic() >= self.next_checkpoint:
+            flush(prog.offset)
+            prog.state = task.snapshot()
+            self._write_checkpoint()
+            self.next_checkpoint = time.monotonic() + self.cfg.checkpoint_seconds
+            if self.stop.requested:
+                return True
+        if time.monotonic() >= self.next_progress:
+            self.log.event("progress", object=obj.key, offset=prog.offset, **self.stats())
+            self.next_progress = time.monotonic() + PROGRESS_SECONDS
+        return False
 
 
 def _finish_task(task: ObjectTask, out: _Scratch) -> None:

@@ -129,9 +129,11 @@ class InputChangedError(WorkerError):
     """The object's ETag no longer matches: restart the object cleanly."""
 
 
-# A batch the reader yields: ("lines", first_line_no, first_offset, lines, end_offset)
-# or ("oversized", line_no, offset, [prefix], end_offset) for a record above the limit.
-Batch = tuple[str, int, int, list[bytes], int]
+# A batch the reader yields: ("lines", first_line_no, first_offset, lines, end_offset, has_cr)
+# or ("oversized", line_no, offset, [prefix], end_offset, False) for a record above the
+# limit. ``has_cr``: some line of the batch may end in a CR (found in one pass over the
+# read chunk, so that batches without one skip the CR strip).
+Batch = tuple[str, int, int, list[bytes], int, bool]
 
 
 def iter_batches(
@@ -212,11 +214,12 @@ def iter_batches(
             skipping += nl
             line_no += 1
             end = line_start + skipping + 1
-            yield ("oversized", line_no, line_start, [skip_prefix], end)
+            yield ("oversized", line_no, line_start, [skip_prefix], end, False)
             line_start = end
             skipping = -1
             chunk = chunk[nl + 1 :]
         data = tail + chunk if tail else chunk
+        has_cr = b"\r" in data
         lines = data.split(b"\n")
         tail = lines.pop()
         if lines:
@@ -225,23 +228,23 @@ def iter_batches(
             line_no += len(lines)
             line_start += len(data) - len(tail)
             if len(data) > max_record and max(map(len, lines)) > max_record:
-                yield from _split_oversized(lines, first_line, first_offset, max_record)
+                yield from _split_oversized(lines, first_line, first_offset, max_record, has_cr)
             else:
-                yield ("lines", first_line, first_offset, lines, line_start)
+                yield ("lines", first_line, first_offset, lines, line_start, has_cr)
         if len(tail) > max_record:
             skipping = len(tail)
             skip_prefix = tail[:1024]
             tail = b""
     if skipping >= 0:
         line_no += 1
-        yield ("oversized", line_no, line_start, [skip_prefix], obj.size)
+        yield ("oversized", line_no, line_start, [skip_prefix], obj.size, False)
     elif tail:
         line_no += 1
-        yield ("lines", line_no, line_start, [tail], obj.size)
+        yield ("lines", line_no, line_start, [tail], obj.size, b"\r" in tail)
 
 
 def _split_oversized(
-    lines: list[bytes], first_line: int, first_offset: int, max_record: int
+    lines: list[bytes], first_line: int, first_offset: int, max_record: int, has_cr: bool
 ) -> Iterator[Batch]:
     """Re-batch ``lines`` so that each record above ``max_record`` is its own batch."""
     run: list[bytes] = []
@@ -250,12 +253,12 @@ def _split_oversized(
         end = offset + len(line) + 1
         if len(line) > max_record:
             if run:
-                yield ("lines", run_line, run_offset, run, offset)
+                yield ("lines", run_line, run_offset, run, offset, has_cr)
                 run = []
-            yield ("oversized", first_line + i, offset, [line[:1024]], end)
+            yield ("oversized", first_line + i, offset, [line[:1024]], end, False)
             run_line, run_offset = first_line + i + 1, end
         else:
             run.append(line)
         offset = end
     if run:
-        yield ("lines", run_line, run_offset, run, offset)
+        yield ("lines", run_line, run_offset, run, offset, has_cr)
