@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from spotworker.tasks import BadRecord
+from spotworker.tasks import BadRecord, BatchResult, RecordBatch
 
 
 class _Upper:
@@ -41,3 +41,46 @@ class _Factory:
 
 def upper(cfg: Any) -> _Factory:
     return _Factory()
+
+
+class _UpperBatch(_Upper):
+    """The map task through the batch API: one output line per record, bad records by index."""
+
+    def feed_batch(self, batch: RecordBatch) -> BatchResult:
+        out: list[bytes] = []
+        bad: list[tuple[int, str]] = []
+        for i, line in enumerate(batch.lines):
+            if not line:
+                continue
+            try:
+                out.extend(self.feed(line) or ())
+            except BadRecord as exc:
+                bad.append((i, str(exc)))
+        return BatchResult(output=out, bad=bad)
+
+
+class _UpperBatchFactory:
+    name = "upper"  # the same task as `upper`: a checkpoint of one resumes the other
+
+    def open(self, key: str, snapshot: Any) -> _UpperBatch:
+        return _UpperBatch(snapshot)
+
+
+def upper_batch(cfg: Any) -> _UpperBatchFactory:
+    return _UpperBatchFactory()
+
+
+class _WrongIndex(_UpperBatch):
+    def feed_batch(self, batch: RecordBatch) -> BatchResult:
+        return BatchResult(bad=[(len(batch.lines), "beyond the batch")])
+
+
+class _WrongIndexFactory:
+    name = "wrong-index"
+
+    def open(self, key: str, snapshot: Any) -> _WrongIndex:
+        return _WrongIndex(snapshot)
+
+
+def wrong_index(cfg: Any) -> _WrongIndexFactory:
+    return _WrongIndexFactory()

@@ -29,7 +29,9 @@ CSV objects go through the per-record code (one record per line, a header).
 
 from __future__ import annotations
 
+import decimal
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -49,7 +51,10 @@ from spotworker.tasks import (
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 #: everything a JSON number may contain (plus the separator of the join)
 _NUMBER_BYTES = b"0123456789+-.eE\n"
-_RISKY_NUMBERS = (b"e000", b"E000", b"e-000", b"E-000", b"e+000", b"E+000", b"0" * 900)
+#: a digit, an exponent of 3 digits or more: a number that may be outside the range
+_BIG_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]{3}")
+#: a run of this many digits may be a number outside the range
+_LONG_DIGITS = 900
 
 
 class AggregateBatchTask(AggregateTask):
@@ -71,10 +76,11 @@ class AggregateBatchTask(AggregateTask):
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 return self._per_record(batch.lines, 0)
-        if b"e" in data or b"E" in data or b"0" * 900 in data:
-            zeros = data.translate(_DIGITS_TO_ZERO)
-            if any(r in zeros for r in _RISKY_NUMBERS):
-                return self._per_record(batch.lines, 0)
+        zeros = data.translate(_DIGITS_TO_ZERO)
+        if (b"0e" in zeros or b"0E" in zeros) and _BIG_EXPONENT.search(data):
+            return self._per_record(batch.lines, 0)
+        if max(map(len, batch.lines)) >= _LONG_DIGITS and b"0" * _LONG_DIGITS in zeros:
+            return self._per_record(batch.lines, 0)
         decode = self._decode
         keys: list[str] = []
         raws: list[Any] = []
@@ -160,14 +166,15 @@ class AggregateBatchTask(AggregateTask):
 
     def _aggregate(self, keys: list[str], values: list[Decimal]) -> None:
         aggs = self.aggs
-        add = _CTX.add
-        for key, value in zip(keys, values, strict=True):
-            agg = aggs.get(key)
-            if agg is None:
-                aggs[key] = [1, value, value, value]
-            else:
+        # The operators in _CTX (Inexact traps: never rounded), 5x cheaper than _CTX.add()
+        with decimal.localcontext(_CTX):
+            for key, value in zip(keys, values, strict=True):
+                agg = aggs.get(key)
+                if agg is None:
+                    aggs[key] = [1, value, value, value]
+                    continue
                 agg[0] += 1
-                agg[1] = add(agg[1], value)
+                agg[1] += value
                 # min()/max() keep the earlier of two equal values (1.5 before 1.50): so here
                 if value < agg[2]:
                     agg[2] = value

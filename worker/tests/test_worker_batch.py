@@ -1,0 +1,205 @@
+"""The batch task API and the example aggregate through it (spotworker.fastagg).
+
+The batch task must be the per-record task, faster: the same bad records with
+the same reasons, the same snapshots after every batch, the same output bytes.
+Checked line by line on adversarial lines (every case where msgspec and the
+standard parser could disagree), and end to end through the harness on the
+fault tests' data, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import chaoslib
+import pytest
+from spotworker import exitcodes
+from spotworker.fastagg import AggregateBatchFactory
+from spotworker.tasks import AggregateFactory, BadRecord, RecordBatch, SkipRecord
+from swtestlib import TESTS_DIR, committed_lines, gen_records, jsonl, run_inprocess, worker_env
+
+# Lines on which a fast parser could disagree with json + Decimal (each kept or
+# rejected by the per-record task for its own reason).
+NASTY = [
+    b'{"key":"a","value":1}',
+    b'{"key":"a","value":1.50}',  # min/max keep the first of equal values: 1.5 or 1.50
+    b'{"key":"a","value":1.5}',
+    b'{"key":"a","value":-0}',  # negative zero stays "-0"
+    b'{"key":"a","value":0.0}',
+    b'{"key":"a","value":-0.0}',
+    b'{"key":"b","value":1e2}',  # exponent forms keep their exponent: "1E+2"
+    b'{"key":"b","value":1E+2}',
+    b'{"key":"b","value":25e-1}',
+    b'{"key":"b","value":1e1001}',  # outside the range: bad
+    b'{"key":"b","value":1e-1001}',
+    b'{"key":"b","value":' + b"9" * 1002 + b"}",  # long integer outside the range
+    b'{"key":"b","value":' + b"9" * 600 + b"}",  # long integer inside it
+    b'{"key":"b","value":12345678901234567890123456789012345678901234567890}',
+    b'{"key":"c","value":1,"ts":1e99999}',  # an ignored field outside the range: bad
+    b'{"key":"c","value":1,"ts":' + b"1" * 1500 + b"}",
+    b'{"key":"c","value":1,"ts":1e5}',  # an ignored field inside it: good
+    b'{"key":"c","value":"12"}',  # value a string
+    b'{"key":"c","value":null}',
+    b'{"key":"c","value":true}',
+    b'{"key":"c","value":[1]}',
+    b'{"key":"c","value":{"x":1}}',
+    b'{"key":"c"}',  # no value
+    b'{"value":1}',  # no key
+    b'{"key":"","value":1}',  # empty key
+    b'{"key":5,"value":1}',
+    b'{"key":"a","key":"d","value":2}',  # duplicate fields: the last one counts
+    b'{"key":"d","value":1,"value":7}',
+    b'{"key":"\\ud800","value":1}',  # lone surrogate escape in the key: bad
+    b'{"key":"e","value":1,"x":"\\ud800"}',  # ... elsewhere: good
+    b'{"key":"\\ud83d\\ude42","value":3}',  # a surrogate pair: good
+    b'{"key":"\\u043a\\u043b\\u044e\\u0447","value":3}',
+    '{"key":"ключ","value":4}'.encode(),
+    b'{"key":"\xed\xa0\x80","value":1}',  # an encoded surrogate: invalid UTF-8
+    b'{"key":"f","value":1,"x":"\xff"}',  # invalid UTF-8 in an ignored field
+    b'{"key":"f\x01","value":1}',  # a control character in a string
+    b'{"key":"f","value":1,"n":' + b"[" * 100 + b"]" * 100 + b"}",
+    b'{"key":"f","value":1,"n":' + b"[" * 5000 + b"]" * 5000 + b"}",  # too deep
+    b'{"key":"f","value":NaN}',
+    b'{"key":"f","value":1,"x":Infinity}',
+    b'{"key":"f","value":1} trailing',
+    b'{"key":"f","value":1}{"key":"f","value":2}',
+    b'{"key":"f","value":01}',
+    b'{"key":"f","value":1.}',
+    b'{"key":"f","value":+1}',
+    b'[{"key":"f","value":1}]',
+    b'"just a string"',
+    b"not json",
+    b"   ",  # whitespace only: a bad record, not a blank line
+    b"",  # blank: not a record
+    b'  {"key":"g","value":2}  ',
+    b'{"key":"g","value":2,"extra":{"deep":[1,2,{"k":"v"}]}}',
+]
+#: lines that send their whole batch to the per-record code (a number that may be
+#: outside the range, bytes that are not UTF-8); the others stay on msgspec's path
+GUARDED = {
+    line
+    for line in NASTY
+    if b"e1001" in line
+    or b"e-1001" in line
+    or b"e99999" in line
+    or b"9" * 1000 in line
+    or b"1" * 1000 in line
+    or b"\xed" in line
+    or b"\xff" in line
+}
+FAST = [line for line in NASTY if line not in GUARDED]
+
+
+def per_record(lines: list[bytes], task: Any) -> tuple[list[tuple[int, str]], int]:
+    bad, skipped = [], 0
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            task.feed(line)
+        except BadRecord as exc:
+            bad.append((i, str(exc)))
+        except SkipRecord:
+            skipped += 1
+    return bad, skipped
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("key", ["x.jsonl", "x.csv"])
+def test_batch_task_is_the_per_record_task_line_by_line(seed: int, key: str) -> None:
+    rnd = random.Random(seed)
+    if key.endswith(".csv"):
+        pool = [b"key,value", b"a,1", b"b,1.50", b'"q""x",2', b"a,", b",1", b"a,1,2", b"a,1e5000"]
+        lines = [b"key,value"] + [rnd.choice(pool) for _ in range(400)]
+    else:
+        good = jsonl(gen_records(300, seed)).split(b"\n")[:-1]
+        pick = rnd.random
+        lines = [
+            rnd.choice(NASTY if pick() < 0.05 else FAST) if pick() < 0.4 else rnd.choice(good)
+            for _ in range(600)
+        ]
+    fields = rnd.choice([("key", "value"), ("key", "value"), ("value", "key"), ("key", "key")])
+    ref = AggregateFactory(*fields).open(key, None)
+    fast = AggregateBatchFactory(*fields).open(key, None)
+    start = 0
+    while start < len(lines):
+        size = rnd.choice([1, 2, 7, 50, 300])
+        batch = lines[start : start + size]
+        want_bad, want_skipped = per_record(batch, ref)
+        got = fast.feed_batch(RecordBatch(batch, start + 1, 0))
+        assert got.bad == want_bad, (seed, start)
+        assert got.skipped == want_skipped
+        assert list(got.output) == []
+        assert fast.snapshot() == ref.snapshot(), (seed, start)
+        start += size
+    assert list(fast.finish()) == list(ref.finish())
+
+
+def test_every_nasty_line_alone_and_all_together() -> None:
+    assert len(GUARDED) == 7
+    for lines in [[x] for x in NASTY] + [FAST, FAST[::-1], NASTY]:
+        ref = AggregateFactory().open("x.jsonl", None)
+        fast = AggregateBatchFactory().open("x.jsonl", None)
+        want_bad, _ = per_record(lines, ref)
+        assert fast.feed_batch(RecordBatch(lines, 1, 0)).bad == want_bad, lines[:1]
+        assert fast.snapshot() == ref.snapshot()
+        assert list(fast.finish()) == list(ref.finish())
+
+
+def fault_test_inputs(s3: Any, bucket: str) -> None:
+    """The data of the fault tests: the interrupt tests' objects (bad lines in them),
+    the chaos run's JSON Lines and CSV (odd keys, exponents, bad lines), a CRLF object
+    with a BOM and every kind of bad record."""
+    import test_worker_interrupt
+
+    test_worker_interrupt.make_inputs(s3, bucket)
+    bodies, _ = chaoslib.make_inputs(random.Random(15), chaoslib.Plan(seed=15))
+    for key, body in bodies.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    mixed = [json.dumps({"key": k, "value": float(v)}).encode() for k, v in gen_records(500, 9)]
+    for i, line in enumerate(NASTY):
+        mixed.insert(i * 9, line)
+    body = b"\xef\xbb\xbf" + b"\r\n".join(mixed) + b"\r\n\r\n"
+    s3.put_object(Bucket=bucket, Key="input/mixed.jsonl", Body=body)
+
+
+def test_batch_and_per_record_output_byte_identical(s3: Any, bucket: str, tmp_path: Path) -> None:
+    fault_test_inputs(s3, bucket)
+    got = {}
+    for task in ("aggregate", "aggregate_per_record"):
+        job = f"job-{task.replace('_', '-')}"
+        env = worker_env(
+            bucket,
+            tmp_path,
+            AWS_BATCH_JOB_ID=job,
+            CFGEN_TASK=task,
+            CFGEN_MAX_BAD_RATIO=0.2,
+            CFGEN_READ_CHUNK_BYTES=4096,  # many batches, bad records in many of them
+            CFGEN_MAX_RECORD_BYTES=4000,  # the 5000-deep line is oversized
+        )
+        run = run_inprocess(env)
+        assert run.code == 0, run.raw
+        got[task] = (
+            committed_lines(s3, bucket, job=job),
+            committed_lines(s3, bucket, "deadletters", job=job),
+            {k: v for k, v in run.named("done")[0].items() if k in {"records", "bad", "lines"}},
+        )
+    assert got["aggregate"] == got["aggregate_per_record"]
+    _parts, dead, totals = got["aggregate"]
+    assert totals["bad"] == len(dead) > 100 and totals["records"] > 20_000
+    assert len({json.loads(d)["reason"] for d in dead}) > 10  # many different reasons
+
+
+def test_batch_task_reporting_a_wrong_index_is_a_bug(s3: Any, bucket: str, tmp_path: Path) -> None:
+    s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=jsonl(gen_records(50, 1)))
+    env = worker_env(
+        bucket, tmp_path, CFGEN_TASK="sw_example_tasks:wrong_index", PYTHONPATH=str(TESTS_DIR)
+    )
+    run = run_inprocess(env)
+    assert run.code == exitcodes.SOFTWARE, run.raw
+    failed = run.named("failed")[0]
+    assert failed["reason"] == "unexpected" and "bad record index 50" in failed["error"]
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix="output/job-1234/_commits/")["KeyCount"]
