@@ -41,11 +41,21 @@ LINES = 6000
 BAD_LINES = {17, 2500, 5999}  # per object, 1-based
 # About 1.5 MB/s of input (the proxy's throttle), read in 16 KiB chunks.
 RATE = 1_500_000
+#: the ways of running the example task: the batch API (the default), the per-record
+#: API, and the batch API in two worker processes. All give the same output (the
+#: reference below is the default), and a checkpoint of one resumes in another.
+MODES = {
+    "batch": {},
+    "per-record": {"CFGEN_TASK": "aggregate_per_record"},
+    "2-processes": {"CFGEN_PROCESSES": "2"},
+}
 
 
-def slow_env(proxy: FaultProxy, bucket: str, tmp_path: Path, **extra: Any) -> dict[str, str]:
+def slow_env(
+    proxy: FaultProxy, bucket: str, tmp_path: Path, mode: str = "batch", **extra: Any
+) -> dict[str, str]:
     proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=RATE)
-    env = worker_env(bucket, tmp_path, CFGEN_READ_CHUNK_BYTES=16384, **extra)
+    env = worker_env(bucket, tmp_path, CFGEN_READ_CHUNK_BYTES=16384, **{**MODES[mode], **extra})
     return {**env, "AWS_ENDPOINT_URL": proxy.url}
 
 
@@ -94,15 +104,24 @@ def check_resume(s3: Any, bucket: str, env: dict[str, str], reference: dict[str,
     return again
 
 
+TRIGGERS = {
+    "first-object": lambda: nth("object_start"),  # before any checkpoint
+    "first-checkpoint": lambda: nth("checkpoint"),
+    "between-objects": lambda: nth("progress", object_done=True),
+    "fourth-checkpoint": lambda: nth("checkpoint", 4),
+}
+
+
 @pytest.mark.parametrize(
-    "trigger",
+    ("mode", "trigger"),
     [
-        nth("object_start"),  # before any checkpoint
-        nth("checkpoint"),
-        nth("progress", object_done=True),  # between two objects
-        nth("checkpoint", 4),
+        *(("batch", t) for t in TRIGGERS),
+        ("per-record", "first-checkpoint"),
+        ("per-record", "between-objects"),
+        ("2-processes", "first-object"),
+        ("2-processes", "first-checkpoint"),
+        ("2-processes", "between-objects"),
     ],
-    ids=["first-object", "first-checkpoint", "between-objects", "fourth-checkpoint"],
 )
 def test_sigterm_then_resume_is_identical(
     s3: Any,
@@ -110,13 +129,14 @@ def test_sigterm_then_resume_is_identical(
     *,
     tmp_path: Path,
     reference: dict[str, Any],
-    trigger: Any,
+    mode: str,
+    trigger: str,
     proxy: FaultProxy,
 ) -> None:
     make_inputs(s3, bucket)
-    env = slow_env(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2)
+    env = slow_env(proxy, bucket, tmp_path, mode, CFGEN_CHECKPOINT_SECONDS=0.2)
     worker = Worker(env)
-    worker.wait_for(trigger)
+    worker.wait_for(TRIGGERS[trigger]())
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
     interrupt = worker.named("interrupt")[0]
@@ -151,15 +171,28 @@ def test_second_sigterm_during_checkpoint(
     check_resume(s3, bucket, env, reference)
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_sigkill_loses_at_most_one_checkpoint_interval(
-    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], proxy: FaultProxy
+    s3: Any, bucket: str, *, tmp_path: Path, reference: dict[str, Any], proxy: FaultProxy, mode: str
 ) -> None:
     make_inputs(s3, bucket)
-    env = slow_env(proxy, bucket, tmp_path, CFGEN_CHECKPOINT_SECONDS=0.2)
+    env = slow_env(proxy, bucket, tmp_path, mode, CFGEN_CHECKPOINT_SECONDS=0.2)
     worker = Worker(env)
+    children: list[int] = []
+    if mode == "2-processes":
+        worker.wait_for(nth("pool_start"))
+        while len(children) < 2 and worker.proc.poll() is None:
+            time.sleep(0.02)
+            children = child_pids(worker.proc.pid)
+        assert len(children) >= 2, children
     worker.wait_for(nth("checkpoint", 3))
     worker.proc.kill()
     assert worker.finish() == -signal.SIGKILL
+    # the worker processes die with it (PR_SET_PDEATHSIG): nothing keeps running
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     durable = worker.named("checkpoint")[-1]["bytes"]  # the last one it reported
     again = check_resume(s3, bucket, env, reference)
     # It resumes at the last checkpoint (one more may have landed unreported in the
@@ -197,6 +230,20 @@ def test_spot_notice_stops_like_sigterm(
     assert imds.polls("a1") >= 1
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize(("mode", "other"), [("batch", "batch"), ("2-processes", "per-record")])
 def test_racing_attempts_commit_once(
     s3: Any,
     bucket: str,
@@ -204,6 +251,8 @@ def test_racing_attempts_commit_once(
     tmp_path: Path,
     reference: dict[str, Any],
     proxy: FaultProxy,
+    mode: str,
+    other: str,
 ) -> None:
     """Two attempts of one shard at once: one commits, the other loses the race; the
     committed parts and dead letters are byte for byte those of an uninterrupted run."""
@@ -212,9 +261,17 @@ def test_racing_attempts_commit_once(
     for n in (1, 2):
         (tmp_path / str(n)).mkdir()
     roots = {1: tmp_path / "1", 2: tmp_path / "2"}
+    modes = {1: mode, 2: other}
     workers = [
         Worker(
-            slow_env(proxy, bucket, roots[n], AWS_BATCH_JOB_ATTEMPT=n, CFGEN_CHECKPOINT_SECONDS=0.1)
+            slow_env(
+                proxy,
+                bucket,
+                roots[n],
+                modes[n],
+                AWS_BATCH_JOB_ATTEMPT=n,
+                CFGEN_CHECKPOINT_SECONDS=0.1,
+            )
         )
         for n in (1, 2)
     ]
@@ -271,17 +328,19 @@ def test_two_attempts_on_one_scratch_root_byte_for_byte(
     assert not list((tmp_path / "scratch").iterdir())
 
 
+@pytest.mark.parametrize(("task", "retry"), [("upper", "upper"), ("upper_batch", "upper")])
 def test_sigterm_map_task_parts_identical(
-    s3: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+    s3: Any, bucket: str, *, tmp_path: Path, proxy: FaultProxy, task: str, retry: str
 ) -> None:
-    """A streaming (map-style) task: its bytes-<a>-<b> parts tile the input exactly."""
+    """A streaming (map-style) task, per record or through the batch API (and resumed by
+    the per-record one): its bytes-<a>-<b> parts tile the input exactly."""
     recs = gen_records(20_000, 77)
     s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=jsonl(recs))
     env = slow_env(
         proxy,
         bucket,
         tmp_path,
-        CFGEN_TASK="sw_example_tasks:upper",
+        CFGEN_TASK=f"sw_example_tasks:{task}",
         CFGEN_CHECKPOINT_SECONDS=0.2,
         PYTHONPATH=str(TESTS_DIR),
     )
@@ -290,7 +349,9 @@ def test_sigterm_map_task_parts_identical(
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
     proxy.clear()
-    again = run_subprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
+    again = run_subprocess(
+        {**env, "AWS_BATCH_JOB_ATTEMPT": "2", "CFGEN_TASK": f"sw_example_tasks:{retry}"}
+    )
     assert again.code == 0, again.raw
     lines = committed_lines(s3, bucket)
     want = [json.dumps({"n": i + 1, "KEY": k.upper()}).encode() for i, (k, _) in enumerate(recs)]

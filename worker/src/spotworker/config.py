@@ -44,6 +44,10 @@ class Config:
     imds_poll: str = "auto"
     #: ECS_CONTAINER_METADATA_URI_V4 is set: the process runs in an ECS task.
     in_ecs_task: bool = False
+    #: ECS_CONTAINER_METADATA_URI_V4 (the task metadata endpoint v4), "" outside ECS
+    ecs_metadata_uri: str = ""
+    #: CFGEN_PROCESSES: worker processes; None = the job's vCPU reservation (spotworker.vcpus)
+    processes: int | None = None
     imds_endpoint: str = "http://169.254.169.254"
     imds_interval_seconds: float = 5.0
     #: "aggregate" / "aggregate_per_record" (the example) or "package.module:factory".
@@ -176,6 +180,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             f"AWS_EC2_METADATA_SERVICE_ENDPOINT={imds_endpoint!r}: must be an http:// URL"
         )
     attempt = _int(env, "AWS_BATCH_JOB_ATTEMPT", 1, 1, 100)
+    raw_processes = _get(env, "CFGEN_PROCESSES", "auto") or "auto"
+    processes = None if raw_processes == "auto" else _int(env, "CFGEN_PROCESSES", None, 1, 256)
     max_record = _int(env, "CFGEN_MAX_RECORD_BYTES", 1024 * 1024, 16, 256 * 1024 * 1024)
     chunk = _int(env, "CFGEN_READ_CHUNK_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024)
     s3_attempts = _int(env, "CFGEN_S3_MAX_ATTEMPTS", 8, 1, 20)
@@ -203,6 +209,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         # Set by the ECS agent in every task it starts (so on Batch, EC2 and Fargate):
         # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4.html
         in_ecs_task=bool(_get(env, "ECS_CONTAINER_METADATA_URI_V4")),
+        ecs_metadata_uri=_get(env, "ECS_CONTAINER_METADATA_URI_V4"),
+        processes=processes,
         imds_endpoint=imds_endpoint,
         imds_interval_seconds=_float(env, "CFGEN_IMDS_INTERVAL_SECONDS", 5.0, 0.05, 60.0),
         task=task,

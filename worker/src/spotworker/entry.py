@@ -26,6 +26,7 @@ from spotworker.logs import EventLog
 from spotworker.results import aggregate_result, commit_layouts, commit_manifests
 from spotworker.s3io import check_credentials, make_client
 from spotworker.tasks import load_task
+from spotworker.vcpus import resolve_processes
 
 USAGE = """\
 usage: python -m spotworker [run]
@@ -64,8 +65,18 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
         if cfg.poll_imds:
             poller = SpotNoticePoller(cfg.imds_endpoint, cfg.imds_interval_seconds, stop, log)
             poller.start()
+        processes, why = resolve_processes(cfg)
+        log.event("processes", processes=processes, **why)
         harness = Harness(
-            cfg, make_client(cfg), task, log, stop, shard=shard, shards=shards, scratch=scratch
+            cfg,
+            make_client(cfg),
+            task,
+            log,
+            stop,
+            shard=shard,
+            shards=shards,
+            scratch=scratch,
+            processes=processes,
         )
         try:
             return harness.run()

@@ -144,8 +144,11 @@ class Harness:
         shard: int,
         shards: int,
         scratch: Path,
+        processes: int = 1,
     ) -> None:
         self.cfg = cfg
+        #: worker processes for this shard's objects (spotworker.pool); 1 = this process only
+        self.processes = processes
         self.s3 = client
         self.task = task
         self.log = log
@@ -277,35 +280,46 @@ class Harness:
         now = time.monotonic()
         self.next_checkpoint = now + self.cfg.checkpoint_seconds
         self.next_progress = now + PROGRESS_SECONDS
+        todo = [
+            o
+            for o in mine
+            if not (o.index in self.ckpt.objects and self.ckpt.objects[o.index].done)
+        ]
         try:
-            for listed in mine:
-                obj = listed
-                prog = self.ckpt.objects.get(obj.index)
-                if prog is not None and prog.done:
-                    continue
-                if self.stop.requested:
-                    self._write_checkpoint()
-                    raise Interrupted
-                restarts = 0
-                while True:
-                    try:
-                        self._process(obj)
-                        break
-                    except InputChangedError:
-                        # The object was replaced under us: its new version is not
-                        # the one listed; restart it with the new ETag, a few times.
-                        restarts += 1
-                        if restarts > 3:
-                            raise TransientError(
-                                f"s3://{self.cfg.bucket}/{obj.key} keeps changing"
-                            ) from None
-                        obj = self._refresh(obj)
-                        self.ckpt.objects.pop(obj.index, None)
-                        self.log.event("input_changed", object=obj.key, restart=True)
-                self.log.event("progress", object=obj.key, object_done=True, **self.stats())
+            if self.processes > 1 and len(todo) > 1:
+                from spotworker.pool import run_pool  # (pool imports this module)
+
+                run_pool(self, todo)
+            else:
+                for listed in todo:
+                    if self.stop.requested:
+                        self._write_checkpoint()
+                        raise Interrupted
+                    obj = self._run_object(listed)
+                    self.log.event("progress", object=obj.key, object_done=True, **self.stats())
         except OSError as exc:
             raise storage_error(exc, str(self.scratch)) or exc from None
         return self._finish(mine)
+
+    def _run_object(self, listed: InputObject) -> InputObject:
+        """Process one object to its end (restarting it if it is replaced meanwhile)."""
+        obj = listed
+        restarts = 0
+        while True:
+            try:
+                self._process(obj)
+                return obj
+            except InputChangedError:
+                # The object was replaced under us: its new version is not
+                # the one listed; restart it with the new ETag, a few times.
+                restarts += 1
+                if restarts > 3:
+                    raise TransientError(
+                        f"s3://{self.cfg.bucket}/{obj.key} keeps changing"
+                    ) from None
+                obj = self._refresh(obj)
+                self.ckpt.objects.pop(obj.index, None)
+                self.log.event("input_changed", object=obj.key, restart=True)
 
     def _refresh(self, obj: InputObject) -> InputObject:
         try:
