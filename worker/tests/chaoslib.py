@@ -1,6 +1,7 @@
 """A seeded chaos run of ``python -m spotworker`` against the emulator.
 
-Random SIGTERM, SIGKILL, racing attempts of one shard, Spot interruption
+Random SIGTERM, SIGKILL, racing attempts of one shard (each attempt with the
+batch or the per-record task API, in one or two processes), Spot interruption
 notices (a fake IMDS on 127.0.0.1, polled because ECS_CONTAINER_METADATA_URI_V4
 is set as in an ECS task) and bodies cut by the fault proxy, on an array job;
 every shard is retried the way the job definition's RetryStrategy does (75, 143
@@ -180,6 +181,10 @@ def run_chaos(
             CFGEN_CHECKPOINT_SECONDS=rnd.choice([0, 0.1, 0.3]),
             CFGEN_READ_CHUNK_BYTES=rnd.choice([1024, 4096, 16384]),
             CFGEN_MAX_BAD_RATIO=0.05,
+            # both task APIs and the process pool, mixed across the attempts of a shard
+            # (a checkpoint of one is resumed by another)
+            CFGEN_TASK=rnd.choice(["aggregate", "aggregate_per_record"]),
+            CFGEN_PROCESSES=rnd.choice([1, 1, 2]),
             CFGEN_IMDS_POLL="auto",
             AWS_EC2_METADATA_DISABLED="",
             ECS_CONTAINER_METADATA_URI_V4="http://127.0.0.1:9/v4/not-contacted",

@@ -9,6 +9,7 @@ attempts' commit PUTs until both have sent theirs.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 import uuid
@@ -374,3 +375,25 @@ def test_hung_flush_still_exits_143_within_grace(
     assert worker.named("grace_expired"), "".join(worker.raw)
     assert not worker.named("interrupt")  # the flush never finished
     check_resume(s3, bucket, env, reference)
+
+
+def test_sigterm_to_the_worker_processes_themselves(
+    s3: Any, bucket: str, tmp_path: Path, reference: dict[str, Any], proxy: FaultProxy
+) -> None:
+    """A SIGTERM that reaches the pool's processes and not the parent (a process group's
+    signal, a stray kill): the attempt stops like on a SIGTERM to the parent, 143, and
+    the retry is exact."""
+    make_inputs(s3, bucket)
+    env = slow_env(proxy, bucket, tmp_path, "2-processes", CFGEN_CHECKPOINT_SECONDS=0.2)
+    worker = Worker(env)
+    worker.wait_for(nth("pool_start"))
+    children: list[int] = []
+    while len(children) < 2 and worker.proc.poll() is None:
+        time.sleep(0.01)
+        children = child_pids(worker.proc.pid)
+    for pid in children:  # at once, while they may still be starting
+        os.kill(pid, signal.SIGTERM)
+    assert worker.finish() == exitcodes.INTERRUPTED, "".join(worker.raw)
+    interrupt = worker.named("interrupt")[0]
+    again = check_resume(s3, bucket, env, reference)
+    assert again.named("resume")[0]["bytes"] == interrupt["bytes"]

@@ -13,13 +13,15 @@ object changes nothing in the output (part names depend only on the object
 version and the byte range).
 
 Stop: the parent forwards its stop request (SIGTERM, Spot notice) to every
-child as SIGTERM; each stops at its next safe point and reports; the parent
+child as a message; each stops at its next safe point and reports; the parent
 writes one checkpoint and exits 143. A child that fails reports its error;
 the parent stops the others the same way, checkpoints what they flushed, and
 exits with the child's exit code. A child that dies without a word (killed)
-fails the attempt as transient (75). Children die with the parent (Linux
-``PR_SET_PDEATHSIG``; in a container they die with PID 1 anyway), so a
-SIGKILLed attempt leaves nothing running. Processes are started with
+fails the attempt as transient (75); one ended by SIGTERM or SIGINT sent to
+it directly stops the attempt like a SIGTERM to the parent. Children die with
+the parent (Linux ``PR_SET_PDEATHSIG``, and a broken pipe at their next
+message; in a container they die with PID 1 anyway), so a SIGKILLed attempt
+leaves nothing running. Processes are started with
 ``spawn`` (no fork of a process that has threads).
 """
 
@@ -133,7 +135,13 @@ class _Pool:
             msg = child.conn.recv()
         except (EOFError, OSError):
             child.running = False
-            if child.busy is not None or self.queue:
+            child.process.join(timeout=5)
+            if child.process.exitcode in {-signal.SIGTERM, -signal.SIGINT}:
+                # a stop signal sent to the child itself (a process group's Ctrl-C) before
+                # it could report: what it reported before is in the checkpoint; stop
+                if not h.stop.requested:
+                    h.stop.request(signal.Signals(-child.process.exitcode).name)
+            elif child.busy is not None or self.queue:
                 self._fail(
                     TransientError(
                         f"worker process {child.number} ended without a word "
@@ -206,10 +214,11 @@ def _assign(harness: Harness, child: _Child, queue: deque[InputObject]) -> None:
 
 
 def _stop(child: _Child) -> None:
-    if child.running and not child.signalled and child.process.pid is not None:
+    """Ask ``child`` to stop at its next safe point (a message: it may still be starting)."""
+    if child.running and not child.signalled:
         child.signalled = True
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child.process.pid, signal.SIGTERM)
+        with contextlib.suppress(OSError):
+            child.conn.send(("stop",))
 
 
 # -- the child -------------------------------------------------------------------
@@ -248,8 +257,8 @@ class _Where:
 def child_main(conn: Connection, cfg: Config, where: _Where) -> None:
     """A worker process: objects from the parent, progress and events back to it."""
     _die_with_parent(where.parent_pid)
-    stop = StopFlag()
-    stop.install()  # the parent forwards its stop request as SIGTERM
+    stop = _PipeStop(conn)
+    stop.install()  # a SIGTERM sent to this process itself stops it too
     from spotworker.entry import _as_worker_error
 
     log: Any = _PipeLog(conn)
@@ -289,6 +298,27 @@ def child_main(conn: Connection, cfg: Config, where: _Where) -> None:
         message = str(err) if isinstance(exc, WorkerError) else f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(OSError):
             conn.send(("error", type(err).__name__, message[:500], err.exit_code))
+
+
+class _PipeStop(StopFlag):
+    """The child's stop flag: set by the parent's "stop" message (read at each safe point,
+    where the harness looks at the flag) or by a signal to the child itself."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._requested = False
+        super().__init__()
+
+    @property
+    def requested(self) -> bool:
+        # only "stop" comes while the child works on an object (objects come when it is idle)
+        if not self._requested and self.conn.poll() and self.conn.recv()[0] == "stop":
+            self.request("parent")
+        return self._requested
+
+    @requested.setter
+    def requested(self, value: bool) -> None:
+        self._requested = value
 
 
 class _ChildHarness(Harness):
