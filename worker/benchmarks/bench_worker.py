@@ -1,20 +1,31 @@
-"""Benchmark: the harness against the bare task function, on the moto S3 server.
+"""Benchmark: the harness against the S3 floor and an established engine, on the moto server.
 
-Not part of the test suite. Run from the repository root:
+Not part of the test suite. Needs the worker's ``bench`` extra (Polars). Run from the
+repository root:
 
+    .venv/bin/python -m pip install -e './worker[bench]'
     .venv/bin/python worker/benchmarks/bench_worker.py            # 100 MB, 250 MB, 1 GB
-    .venv/bin/python worker/benchmarks/bench_worker.py --sizes 50,200
+    .venv/bin/python worker/benchmarks/bench_worker.py --sizes 50,200 --no-interrupt
 
 It starts ``python -m moto.server`` on 127.0.0.1 (a free port), uploads
-generated JSON Lines (50 MB objects), and for each input size runs, each in a
-fresh subprocess so that peak RSS (``wait4`` ru_maxrss) is its own:
+generated JSON Lines (50 MB objects), and for each input size runs side by side,
+on the same objects of the same server, each in a fresh subprocess so that CPU
+time and peak RSS (``wait4``: the process and the children it waited for; RSS is
+the largest single process) are its own:
 
-* bare:    GetObject + 1 MiB reads + split lines + AggregateTask.feed, nothing else
-* harness: ``python -m spotworker`` (listing, checkpoints, dead-letter checks, commit)
+* (a) floor:        GetObject of every object, 1 MiB reads, nothing else
+* (b) noop:         ``python -m spotworker`` with a batch task that does nothing
+* (c1) per-record:  the example aggregate through the per-record API (json module)
+* (c2) batch:       the example aggregate through the batch API (msgspec)
+* (c3) batch xN:    the same in N worker processes (CFGEN_PROCESSES=N, N = CPUs)
+* (d) polars:       Polars ``scan_ndjson`` of ``s3://bucket/prefix/*.jsonl`` (its own S3
+                    client, all its threads), group by key: count, sum, min, max of value
+                    read as Float64 (floats: not exact, unlike the worker's decimals)
 
-Then it interrupts the harness on the largest size below 1 GB twice: with SIGTERM
-(the safe-point flush means nothing is redone) and with SIGKILL (redone work is
-what was read since the last checkpoint, at most one interval).
+Then it interrupts the harness (the default task) on the largest size below 1 GB
+twice: with SIGTERM (the safe-point flush means nothing is redone) and with
+SIGKILL (redone work is what was read since the last checkpoint, at most one
+interval).
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -39,35 +51,44 @@ import boto3
 OBJECT_MB = 50
 MB = 1024 * 1024
 
-BARE = textwrap.dedent(
+FLOOR = textwrap.dedent(
     """
     import sys, time, boto3
-    from spotworker.tasks import AggregateFactory
     bucket, prefix = sys.argv[1], sys.argv[2]
     s3 = boto3.client("s3")
-    t0 = time.perf_counter()
     keys = sorted(o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix) for o in p.get("Contents", []))
-    factory = AggregateFactory()
-    total = records = 0
+    total = 0
     for key in keys:
-        task = factory.open(key, None)
-        feed = task.feed
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        tail = b""
         while chunk := body.read(1 << 20):
             total += len(chunk)
-            lines = (tail + chunk).split(b"\\n")
-            tail = lines.pop()
-            for line in lines:
-                if line:
-                    feed(line)
-                    records += 1
-        if tail:
-            feed(tail)
-            records += 1
-        list(task.finish())
-    print(total, records, time.perf_counter() - t0)
+    print(total)
+    """
+)
+
+POLARS = textwrap.dedent(
+    """
+    import os, sys, polars as pl
+    bucket, prefix = sys.argv[1], sys.argv[2]
+    opts = {
+        "aws_endpoint_url": os.environ["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "aws_region": os.environ["AWS_DEFAULT_REGION"],
+        "aws_allow_http": "true",
+    }
+    value = pl.col("value")
+    df = (
+        pl.scan_ndjson(f"s3://{bucket}/{prefix}*.jsonl", storage_options=opts,
+                       schema={"key": pl.String, "value": pl.Float64})
+        .group_by("key")
+        .agg(pl.len().alias("count"), value.sum().alias("sum"), value.min().alias("min"),
+             value.max().alias("max"))
+        .sort("key")
+        .collect()
+    )
+    print(int(df["count"].sum()), df.height)
     """
 )
 
@@ -101,35 +122,91 @@ def make_object(path: Path, size: int, seed: int) -> int:
     return written
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, float]:
-    """(wall s, peak RSS MB, stdout, CPU s) of one subprocess; RSS and CPU from wait4, its own.
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found += frontier
+    return found
 
-    CPU time (user + system) is reported beside wall time because the machine may
-    be shared: other processes stretch wall time, much less a process's CPU time.
+
+def _hwm_mb(pid: int) -> int:
+    """VmHWM (peak RSS of the process's own memory since its exec) in MB, 0 if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, float]:
+    """(wall s, peak RSS MB of its largest process, stdout, CPU s) of one subprocess.
+
+    CPU time (user + system, of the process and of the children it waited for) is
+    from wait4. Peak RSS is VmHWM of each process of the tree, polled every 20 ms:
+    wait4's ru_maxrss would count the benchmark's own memory, which a child
+    inherits at fork and keeps across exec in that figure.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out_chunks = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        out_chunks.append(line)
+    peaks: dict[int, int] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.02):
+            for pid in _tree(proc.pid):
+                peaks[pid] = max(peaks.get(pid, 0), _hwm_mb(pid))
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    assert proc.stdout is not None and proc.stderr is not None
+    err = threading.Thread(target=lambda: setattr(proc, "err_text", proc.stderr.read()))  # type: ignore[union-attr]
+    err.start()
+    out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    stop.set()
+    poller.join()
+    err.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        assert proc.stderr is not None
-        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.err_text.decode()[-2000:]}")  # type: ignore[attr-defined]
     cpu = usage.ru_utime + usage.ru_stime
-    return wall, usage.ru_maxrss // 1024, b"".join(out_chunks).decode(), cpu
+    return wall, max(peaks.values(), default=0), out.decode(), cpu
 
 
-def main() -> int:
+def row(name: str, mb: float, records: int, run: tuple[float, int, str, float]) -> dict[str, Any]:
+    wall, rss, _, cpu = run
+    return {
+        "name": name,
+        "wall": wall,
+        "mbs": mb / wall,
+        "rps": records / wall,
+        "cpu": cpu,
+        "cpu_mbs": mb / cpu,
+        "rss": rss,
+    }
+
+
+def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one script, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,250,1000", help="input sizes in MB")
     parser.add_argument("--checkpoint-seconds", type=float, default=5.0)
-    parser.add_argument("--reps", type=int, default=2, help="runs per size below 1 GB")
+    parser.add_argument("--reps", type=int, default=1, help="runs per size below 1 GB (best kept)")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-interrupt", action="store_true", help="skip SIGTERM/SIGKILL")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    bench_dir = str(Path(__file__).resolve().parent)
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -165,13 +242,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             obj = Path(tmp) / "obj.jsonl"
             obj_bytes = make_object(obj, OBJECT_MB * MB, 1)
+            with obj.open("rb") as fh:  # (in chunks: this process stays small)
+                obj_records = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(MB), b""))
             scratch = Path(tmp) / "scratch"
             scratch.mkdir()
-            rows = []
-            uploaded = 0
+            rows: list[tuple[int, int, int]] = []
             print(
                 f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-                f"load {os.getloadavg()[0]:.1f}, objects of {obj_bytes / MB:.1f} MB"
+                f"load {os.getloadavg()[0]:.1f}, objects of {obj_bytes / MB:.1f} MB, "
+                f"{obj_records:,} records each"
             )
             for size in sizes:
                 n_obj = max(1, round(size / OBJECT_MB))
@@ -179,52 +258,75 @@ def main() -> int:
                 for i in range(n_obj):
                     s3.upload_file(str(obj), bucket, f"{prefix}{i:04d}.jsonl")
                 uploaded = n_obj * obj_bytes
+                records = n_obj * obj_records
+                mb = uploaded / MB
+                rows.append((size, uploaded, records))
+
                 wenv = {
                     **env,
                     "CFGEN_DATA_BUCKET": bucket,
                     "CFGEN_INPUT_PREFIX": prefix,
-                    "AWS_BATCH_JOB_ID": f"bench-{size}",
                     "CFGEN_CHECKPOINT_SECONDS": str(args.checkpoint_seconds),
                     "CFGEN_IMDS_POLL": "0",
+                    "CFGEN_PROCESSES": "1",
                     "TMPDIR": str(scratch),
+                    "PYTHONPATH": bench_dir,
                 }
-                # Alternate bare and harness runs and keep the best of each: the
-                # machine is shared, and the slowest run says more about neighbours.
+                worker = [sys.executable, "-m", "spotworker"]
+                cases: list[tuple[str, list[str], dict[str, str]]] = [
+                    ("(a) floor", [sys.executable, "-c", FLOOR, bucket, prefix], env),
+                    ("(b) noop", worker, {**wenv, "CFGEN_TASK": "bench_tasks:noop"}),
+                    ("(c1) per-record", worker, {**wenv, "CFGEN_TASK": "aggregate_per_record"}),
+                    ("(c2) batch", worker, {**wenv, "CFGEN_TASK": "aggregate"}),
+                    (
+                        f"(c3) batch x{args.processes}",
+                        worker,
+                        {**wenv, "CFGEN_TASK": "aggregate", "CFGEN_PROCESSES": str(args.processes)},
+                    ),
+                    ("(d) polars", [sys.executable, "-c", POLARS, bucket, prefix], env),
+                ]
                 reps = args.reps if size < 1000 else 1
-                bare_runs, h_runs = [], []
+                best: dict[str, dict[str, Any]] = {}
                 for rep in range(reps):
-                    bare_runs.append(measure([sys.executable, "-c", BARE, bucket, prefix], env))
-                    total, records, _ = bare_runs[-1][2].split()
-                    assert int(total) == uploaded
-                    h_runs.append(
-                        measure(
-                            [sys.executable, "-m", "spotworker"],
-                            {**wenv, "AWS_BATCH_JOB_ID": f"bench-{size}-{rep}"},
-                        )
-                    )
-                    h_out = h_runs[-1][2]
-                    done = next(json.loads(x) for x in h_out.splitlines() if '"done"' in x)
-                    assert done["records"] == int(records), done
-                    assert done["bytes"] == uploaded, done
-                bare_s = min(r[0] for r in bare_runs)
-                bare_cpu = min(r[3] for r in bare_runs)
-                bare_rss = max(r[1] for r in bare_runs)
-                h_s = min(r[0] for r in h_runs)
-                h_cpu = min(r[3] for r in h_runs)
-                h_rss = max(r[1] for r in h_runs)
-                rows.append((size, uploaded, int(records), bare_s, bare_rss, h_s, h_rss))
-                mb = uploaded / MB
+                    for name, cmd, cenv in cases:
+                        job = f"bench-{size}-{rep}-{name.split()[0].strip('()')}"
+                        run = measure(cmd, {**cenv, "AWS_BATCH_JOB_ID": job})
+                        if name == "(a) floor":
+                            assert int(run[2].split()[0]) == uploaded
+                        elif name == "(d) polars":
+                            assert int(run[2].split()[0]) == records, run[2]
+                        else:
+                            done = next(json.loads(x) for x in run[2].splitlines() if '"done"' in x)
+                            assert done["bytes"] == uploaded, done
+                            if "noop" not in name:
+                                assert done["records"] == records, done
+                        got = row(name, mb, records, run)
+                        if name not in best or got["wall"] < best[name]["wall"]:
+                            best[name] = {**got, "rss": max(got["rss"], best.get(name, got)["rss"])}
                 print(
-                    f"{mb:6.0f} MB {int(records):>10,} rec, best of {reps}, load "
+                    f"{mb:6.0f} MB {records:>11,} rec, best of {reps}, load "
                     f"{os.getloadavg()[0]:.1f}\n"
-                    f"    bare    wall {bare_s:6.1f} s {mb / bare_s:5.1f} MB/s  "
-                    f"cpu {bare_cpu:6.1f} s {mb / bare_cpu:5.1f} MB/s  peak rss {bare_rss:3d} MB\n"
-                    f"    harness wall {h_s:6.1f} s {mb / h_s:5.1f} MB/s  "
-                    f"cpu {h_cpu:6.1f} s {mb / h_cpu:5.1f} MB/s  peak rss {h_rss:3d} MB\n"
-                    f"    overhead wall {100 * (h_s / bare_s - 1):+5.1f} %  "
-                    f"cpu {100 * (h_cpu / bare_cpu - 1):+5.1f} %",
+                    f"    {'':18s} {'wall s':>7s} {'MB/s':>7s} {'rec/s':>10s} {'cpu s':>7s} "
+                    f"{'MB/cpu-s':>8s} {'peak rss':>8s}"
+                )
+                for r in best.values():
+                    print(
+                        f"    {r['name']:18s} {r['wall']:7.1f} {r['mbs']:7.1f} {r['rps']:10,.0f} "
+                        f"{r['cpu']:7.1f} {r['cpu_mbs']:8.1f} {r['rss']:5d} MB"
+                    )
+                b = list(best.values())
+                floor, noop, rec, bat, pool, pol = b
+                print(
+                    f"    ratios (MB/s): noop/floor {noop['mbs'] / floor['mbs']:.2f}, "
+                    f"batch/per-record {bat['mbs'] / rec['mbs']:.2f} "
+                    f"(cpu {bat['cpu_mbs'] / rec['cpu_mbs']:.2f}), "
+                    f"batch x{args.processes}/per-record {pool['mbs'] / rec['mbs']:.2f}, "
+                    f"batch/polars {bat['mbs'] / pol['mbs']:.2f}, "
+                    f"batch x{args.processes}/polars {pool['mbs'] / pol['mbs']:.2f}",
                     flush=True,
                 )
+            if args.no_interrupt:
+                return 0
             interrupt_size = max([s for s in sizes if s < 1000] or sizes)
             print(
                 f"\ninterruptions on {interrupt_size} MB, checkpoint every "
