@@ -7,7 +7,7 @@ reservation: ``${ECS_CONTAINER_METADATA_URI_V4}`` returns the container's
 ``Limits.CPU`` in vCPUs (omitted when no task-level limit is set)
 (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-response.html).
 A Batch job's VCPU requirement becomes the container's CPU shares on EC2,
-1,024 per vCPU (https://docs.aws.amazon.com/batch/latest/APIReference/API_ContainerProperties.html):
+1,024 per vCPU (https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html):
 a relative weight, not a hard limit, so the container may see every CPU of
 the host; the worker uses what it reserved, never more than it can see
 (``os.sched_getaffinity``). Outside ECS (a local run), one process. A
