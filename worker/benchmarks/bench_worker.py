@@ -358,7 +358,7 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one script, read top to bot
                         last_ckpt = event
                         last_ckpt["_t"] = time.monotonic()
                         checkpoints += 1
-                        if checkpoints == 2:
+                        if checkpoints == 1:
                             # land between two checkpoints, 60 % into the interval
                             time.sleep(0.6 * args.checkpoint_seconds)
                             killed_at = time.monotonic()

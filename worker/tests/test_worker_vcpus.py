@@ -133,8 +133,9 @@ def test_run_uses_the_reserved_vcpus(
     env = worker_env(bucket, tmp_path, ECS_CONTAINER_METADATA_URI_V4=meta.uri)
     run = run_inprocess(env)
     assert run.code == 0, run.raw
-    event = run.named("processes")[0]
-    assert event["processes"] == min(2, VISIBLE) and event["vcpus"] == 2
+    start = run.named("start")[0]
+    assert start["processes"] == min(2, VISIBLE) and start["processes_vcpus"] == 2
+    assert start["processes_source"] == "container Limits.CPU (CPU units)"
     assert len(run.named("pool_start")) == (1 if VISIBLE >= 2 else 0)
     assert job_result(s3, bucket) == expected([x for r in recs for x in r])
     done = run.named("done")

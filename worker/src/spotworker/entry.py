@@ -66,7 +66,6 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
             poller = SpotNoticePoller(cfg.imds_endpoint, cfg.imds_interval_seconds, stop, log)
             poller.start()
         processes, why = resolve_processes(cfg)
-        log.event("processes", processes=processes, **why)
         harness = Harness(
             cfg,
             make_client(cfg),
@@ -77,6 +76,7 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
             shards=shards,
             scratch=scratch,
             processes=processes,
+            processes_info=why,
         )
         try:
             return harness.run()

@@ -145,10 +145,13 @@ class Harness:
         shards: int,
         scratch: Path,
         processes: int = 1,
+        processes_info: dict[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
         #: worker processes for this shard's objects (spotworker.pool); 1 = this process only
         self.processes = processes
+        #: where that number comes from (spotworker.vcpus), for the start event
+        self.processes_info = processes_info or {}
         self.s3 = client
         self.task = task
         self.log = log
@@ -270,7 +273,14 @@ class Harness:
 
     # -- the run ---------------------------------------------------------------
     def run(self) -> int:
-        self.log.event("start", shard=self.shard, shards=self.shards, task=self.task.name)
+        self.log.event(
+            "start",
+            shard=self.shard,
+            shards=self.shards,
+            task=self.task.name,
+            processes=self.processes,
+            **{f"processes_{k}": v for k, v in self.processes_info.items()},
+        )
         if self._exists(self.commit_key):
             self.log.event("done", status="already_committed", commit=self.commit_key)
             return exitcodes.SUCCESS
