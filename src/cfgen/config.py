@@ -107,6 +107,8 @@ class Storage:
 class Monitoring:
     retry_alarm: bool
     retry_alarm_percent: int
+    #: Render the CloudWatch dashboard (cfgen.dashboard; docs/dashboard.md).
+    dashboard: bool
 
 
 class ComputeKey(StrEnum):

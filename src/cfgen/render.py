@@ -93,6 +93,7 @@ def _flow(value: Any) -> Any:
 def _fits(value: Any) -> bool:
     return len(json.dumps(value, ensure_ascii=False)) <= FLOW_LIMIT
 
+
 REGENERATE = "# Regenerate: python -m cfgen build    (check drift: python -m cfgen check)\n"
 
 
