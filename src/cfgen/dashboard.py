@@ -76,7 +76,7 @@ RECLAIMS = Widget(
     "Spot reclaims: retried/started attempts",
     "Spot interruption frequency",
     "AWS/Batch JobsRetried against JobsMovedToStarting per hour, and the retried %",
-    "retried % high (RetryRateAlarm fires at 30): add instance types or subnets",
+    "retried % high: add instance types or subnets (RetryRateAlarm watches the same ratio)",
 )
 BACKLOG = Widget(
     "Jobs waiting in RUNNABLE",
@@ -116,6 +116,31 @@ NOTES = Widget("What this shows", "", f"what each graph means and what to do ({D
 WIDGETS: Final = (SUCCESS, RECLAIMS, BACKLOG, THROUGHPUT, REDONE, SAVINGS, FAILURES, NOTES)
 
 NOTES_MARKDOWN: Final = "What each graph means, what to do when red: " + DOC + " (cfgen)"
+
+
+#: The recipe's four recommended measures, in its order.
+MEASURES: Final = (
+    "success and failure rates",
+    "Spot interruption frequency",
+    "savings vs On-Demand",
+    "resource efficiency",
+)
+
+
+def widgets_markdown() -> str:
+    """The README's table of the dashboard's widgets, then where each measure is."""
+    lines = [
+        "| widget | shows | when it turns red |",
+        "|---|---|---|",
+        *(f"| {w.title} | {w.shows} | {w.red or '-'} |" for w in WIDGETS),
+        "",
+        "| the recipe's measure | on the dashboard |",
+        "|---|---|",
+    ]
+    for measure in MEASURES:
+        titles = ", ".join(f"*{w.title}*" for w in WIDGETS if w.measure == measure)
+        lines.append(f"| {measure} | {titles} |")
+    return "\n".join(lines) + "\n"
 
 
 def add_dashboard(
