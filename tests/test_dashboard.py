@@ -206,3 +206,13 @@ def test_body_is_compact() -> None:
     # no indentation, no spaces between tokens: the template size limit
     assert json.dumps(json.loads(text), separators=(",", ":")) == text
     assert len(text) < 3500
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_log_group_is_standard_class_so_emf_is_extracted(name: str) -> None:
+    """No LogGroupClass: STANDARD, the class with every CloudWatch Logs feature
+    (Infrequent Access supports only a subset); the worker's metrics depend on it.
+    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
+    """
+    props = to_data(load_profile(name))["Resources"]["LogGroup"]["Properties"]
+    assert props.get("LogGroupClass", "STANDARD") == "STANDARD"
