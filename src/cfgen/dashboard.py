@@ -99,7 +99,7 @@ REDONE = Widget(
     "redone bytes high: checkpoint more often (CFGEN_CHECKPOINT_SECONDS)",
 )
 SAVINGS = Widget(
-    "Savings vs On-Demand (daily)",
+    "Savings (cfgen report --put-metrics)",
     "savings vs On-Demand",
     "cfgen/Cost SpotCost, OnDemandCost, OnDemandEquivalentCost, ReclaimWasteCost; "
     "savings = equivalent - spot - on-demand",
