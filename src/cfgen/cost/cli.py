@@ -54,7 +54,7 @@ def _cost_parser() -> Parser:
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="use the bundled Spot estimate even when AWS credentials exist",
+        help="use the bundled Spot estimate and network rates even when AWS credentials exist",
     )
     parser.add_argument(
         "--memory-gib-per-vcpu",

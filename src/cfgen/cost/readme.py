@@ -104,7 +104,8 @@ $ python -m cfgen {" ".join(COST)}
 {cost}
 ```
 
-Options: `--profile`, `--region`, `--max-vcpus N`, `--offline` (never call AWS).
+Options: `--profile`, `--region`, `--max-vcpus N`, `--offline` (never call AWS),
+`--data-gb-per-month N` (data transfer, below).
 Fargate profiles are priced per vCPU-hour and GB-hour, Fargate Spot against Fargate.
 
 `cfgen simulate` is a seeded Monte Carlo (numpy; `scripts/bench_simulate.py`
