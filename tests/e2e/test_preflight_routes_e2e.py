@@ -9,6 +9,7 @@ endpoint serves its whole VPC.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from e2e_support import REPO, Emulator
 
 from cfgen.preflight.cli import plan_of
 from cfgen.preflight.offline import apply_parameters, load_template
-from cfgen.preflight.online import Plan, check_routes, endpoint_services
+from cfgen.preflight.online import Plan, check_routes, check_vpc_dns, endpoint_services
 from cfgen.preflight.report import Status
 
 pytestmark = pytest.mark.e2e
@@ -202,3 +203,31 @@ def test_a_deployed_stack_is_judged_by_the_endpoints_that_exist(emulator: Emulat
     assert p.template_endpoints == []
     p.subnets = [vpc.subnet]
     assert only(check_routes(p, ec2)).status is Status.FAIL
+
+
+def test_private_dns_needs_the_vpc_dns_attributes_and_the_fix_works(emulator: Emulator) -> None:
+    """Interface endpoints with private DNS: the VPC's DNS support and hostnames must be on.
+    The fix the check prints is run as written with the real AWS CLI."""
+    ec2 = emulator.client("ec2")
+    vpc = Vpc(ec2, "10.70")
+    p = _endpoints_plan(vpc, vpc.table)
+    assert p.private_dns
+    # A new VPC has DNS support on and DNS hostnames off (AWS and the emulator alike).
+    (check,) = check_vpc_dns(p, ec2)
+    assert check.status is Status.FAIL
+    assert check.message.startswith(f"{vpc.id}: enableDnsHostnames off: the interface endpoints'")
+    assert check.fix == (
+        f"aws ec2 modify-vpc-attribute --vpc-id {vpc.id} --enable-dns-hostnames"
+        """ '{"Value":true}'"""
+    )
+    ec2.modify_vpc_attribute(VpcId=vpc.id, EnableDnsSupport={"Value": False})
+    (check,) = check_vpc_dns(p, ec2)
+    assert "enableDnsSupport and enableDnsHostnames off" in check.message
+    for command in check.fix.split(" && "):
+        argv = shlex.split(command)
+        assert argv[:3] == ["aws", "ec2", "modify-vpc-attribute"]
+        emulator.aws(*argv[1:])
+    (check,) = check_vpc_dns(p, ec2)
+    assert check.status is Status.PASS, check.message
+    # The default template has no interface endpoints: nothing to check.
+    assert check_vpc_dns(plan([vpc.subnet]), ec2) == []

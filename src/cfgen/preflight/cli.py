@@ -178,6 +178,12 @@ def plan_of(template: dict[str, Any], region: str, physical: dict[str, str]) -> 
         # A deployed stack's endpoints are in the VPC already (DescribeVpcEndpoints);
         # a template's will be, once it is deployed.
         template_endpoints=[] if physical else template_endpoints(template, region, values),
+        private_dns=any(
+            isinstance(r, dict)
+            and r.get("Type") == "AWS::EC2::VPCEndpoint"
+            and (r.get("Properties") or {}).get("PrivateDnsEnabled") in (True, "true")
+            for r in resources.values()
+        ),
     )
 
 

@@ -134,6 +134,8 @@ class Plan:
     fargate_spot: bool = False
     #: VPC endpoints the template declares (not deployed yet: --template).
     template_endpoints: list[Endpoint] = field(default_factory=list)
+    #: The template has interface endpoints with private DNS (network_mode endpoints).
+    private_dns: bool = False
 
 
 def _client_error() -> tuple[type[Exception], ...]:
@@ -159,6 +161,7 @@ def run_checks(plan: Plan, session: Any) -> list[Check]:
             lambda: check_quotas(plan, session.client("service-quotas", region_name=plan.region)),
         ),
         ("subnet-routes", lambda: check_routes(plan, ec2c)),
+        ("vpc-dns", lambda: check_vpc_dns(plan, ec2c)),
         ("egress-443", lambda: check_egress(plan, ec2c)),
         ("service-role", lambda: check_service_role(plan, session.client("iam"))),
         ("image", lambda: check_image(plan, session.client("ecr", region_name=plan.region))),
@@ -469,6 +472,57 @@ def check_routes(plan: Plan, client: Any) -> list[Check]:
                 )
             )
     return out
+
+
+_PRIVATE_DNS = "https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html"
+
+
+def check_vpc_dns(plan: Plan, client: Any) -> list[Check]:
+    """Private DNS on an interface endpoint needs the VPC's enableDnsSupport and
+    enableDnsHostnames: without them CloudFormation cannot create the template's
+    endpoints, and the services' names do not resolve to them. The emulator does
+    not enforce it (docs/moto-notes.md).
+    https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html"""
+    if not plan.private_dns:
+        return []
+    out = []
+    for vpc in sorted({s["VpcId"] for s in _subnet_info(plan, client)}):
+        off = [
+            attr
+            for attr, key in (
+                ("enableDnsSupport", "EnableDnsSupport"),
+                ("enableDnsHostnames", "EnableDnsHostnames"),
+            )
+            if not client.describe_vpc_attribute(VpcId=vpc, Attribute=attr)
+            .get(key, {})
+            .get("Value", False)
+        ]
+        if off:
+            out.append(
+                Check(
+                    "vpc-dns",
+                    Status.FAIL,
+                    f"{vpc}: {' and '.join(off)} off: the interface endpoints' private DNS "
+                    "cannot be enabled, so the stack's endpoints fail to create",
+                    # One attribute per call; DNS hostnames need DNS support first.
+                    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcAttribute.html
+                    " && ".join(
+                        f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --{_kebab(a)}"
+                        " '{\"Value\":true}'"
+                        for a in off
+                    ),
+                    _PRIVATE_DNS,
+                )
+            )
+        else:
+            out.append(
+                Check("vpc-dns", Status.PASS, f"{vpc}: DNS support and DNS hostnames are on")
+            )
+    return out
+
+
+def _kebab(attr: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in attr)
 
 
 # --------------------------------------------------------------------------- security group
