@@ -148,3 +148,14 @@ def test_scripts_read_only_outputs_the_contract_names() -> None:
 def test_every_contract_output_is_rendered(name: str) -> None:
     outputs = to_data(load_profile(name))["Outputs"]
     assert set(contract.OUTPUTS) <= set(outputs)
+
+
+def test_worker_metrics_are_the_contract() -> None:
+    from spotworker import metrics
+
+    assert metrics.NAMESPACE == contract.WORKER_METRICS_NAMESPACE
+    assert metrics.DIMENSION == contract.METRIC_DIMENSION_QUEUE
+    assert metrics.ENV_JOB_QUEUE == contract.ENV_JOB_QUEUE_NAME
+    assert metrics.UNITS == contract.WORKER_METRIC_UNITS
+    source = (ROOT / "worker/src/spotworker/config.py").read_text(encoding="utf-8")
+    assert f'"{contract.ENV_JOB_QUEUE_NAME}"' in source

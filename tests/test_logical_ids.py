@@ -31,6 +31,7 @@ DEFAULT_RESOURCES = {
     "JobFailedRule": "AWS::Events::Rule",
     "JobQueueBlockedRule": "AWS::Events::Rule",
     "RetryRateAlarm": "AWS::CloudWatch::Alarm",
+    "Dashboard": "AWS::CloudWatch::Dashboard",
 }
 
 DEFAULT_OUTPUTS = {

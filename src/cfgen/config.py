@@ -10,6 +10,7 @@ rest of cfgen trusts the :class:`Profile`.
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -107,6 +108,17 @@ class Storage:
 class Monitoring:
     retry_alarm: bool
     retry_alarm_percent: int
+    #: Render the CloudWatch dashboard (cfgen.dashboard; docs/dashboard.md).
+    dashboard: bool
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Inputs of ``cfgen cost`` only: nothing here reaches the template."""
+
+    #: GB a month between the jobs and S3/ECR (NAT against VPC endpoints);
+    #: 0: no data-transfer estimate unless ``--data-gb-per-month`` asks for one.
+    data_gb_per_month: float = 0.0
 
 
 class ComputeKey(StrEnum):
@@ -161,6 +173,7 @@ class Profile:
     monitoring: Monitoring
     tags: Mapping[str, str]
     scheduling: Scheduling = Scheduling((), False, 0, 3)
+    cost: Cost = Cost()
 
     @property
     def output_file(self) -> str:
@@ -317,6 +330,7 @@ def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
     job = _build_section(Job, "job", data["job"])
     storage = _build_section(Storage, "storage", data["storage"])
     monitoring = _build_section(Monitoring, "monitoring", data["monitoring"])
+    cost = _build_section(Cost, "cost", data["cost"])
     tags = _build_tags(data["tags"])
     scheduling = build_scheduling(data["scheduling"])
     description = _validate_description(data["description"])
@@ -330,6 +344,7 @@ def _build_profile(name: str, source: str, data: Mapping[str, Any]) -> Profile:
         monitoring=monitoring,
         tags=MappingProxyType(tags),
         scheduling=scheduling,
+        cost=cost,
     )
     validate(profile)
     return profile
@@ -479,6 +494,11 @@ def validate(profile: Profile) -> None:
         "storage.noncurrent_version_expiration_days", s.noncurrent_version_expiration_days
     )
     _validate_range("monitoring.retry_alarm_percent", profile.monitoring.retry_alarm_percent)
+    data_gb_rule = data_gb_per_month_rule(profile.cost.data_gb_per_month)
+    if data_gb_rule:
+        raise ConfigError(
+            f"cost.data_gb_per_month={profile.cost.data_gb_per_month!r}: {data_gb_rule}"
+        )
     if c.platform is Platform.FARGATE:
         _validate_fargate_size(j.vcpus, j.memory_mib)
     if c.platform is Platform.EC2:
@@ -514,6 +534,16 @@ FARGATE_MEMORY: dict[float, tuple[int, ...]] = {
     8: tuple(range(16384, 61440 + 1, 4096)),
     16: tuple(range(32768, 122880 + 1, 8192)),
 }
+
+
+def data_gb_per_month_rule(value: float) -> str:
+    """The rule a monthly data volume breaks ("" when none): the profile key
+    ``cost.data_gb_per_month`` and ``cfgen cost --data-gb-per-month`` share it."""
+    if not math.isfinite(value):
+        return "must be a finite number of GB"
+    if value < 0:
+        return "must be 0 or more"
+    return ""
 
 
 def _validate_platform_overrides(profile: Profile, overrides: Mapping[str, Any]) -> None:

@@ -124,3 +124,21 @@ COST_METRICS: Final = (
 #: The one dimension of cfgen's own metrics (the job queue's name, which Batch
 #: gives the job as AWS_BATCH_JQ_NAME): few series, never one per job.
 METRIC_DIMENSION_QUEUE: Final = "JobQueue"
+#: Batch sets it to the job queue's name in every job container; the worker's
+#: metrics carry it as the METRIC_DIMENSION_QUEUE value.
+#: https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
+ENV_JOB_QUEUE_NAME: Final = "AWS_BATCH_JQ_NAME"
+#: The worker's EMF metrics (spotworker.metrics spells the same names and units;
+#: docs/dashboard.md says what each measures). Counts are per-event deltas.
+WORKER_METRIC_UNITS: Final = {
+    "BytesProcessed": "Bytes",
+    "RecordsProcessed": "Count",
+    "BadRecords": "Count",
+    "BytesCheckpointed": "Bytes",
+    "Checkpoints": "Count",
+    "Interruptions": "Count",
+    "BytesPerSecond": "Bytes/Second",
+    "RecordsPerSecond": "Count/Second",
+    "AttemptDuration": "Seconds",
+}
+WORKER_METRICS: Final = tuple(WORKER_METRIC_UNITS)

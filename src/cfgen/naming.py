@@ -52,6 +52,7 @@ ALERT_EMAIL_SUBSCRIPTION: Final = "AlertEmailSubscription"
 JOB_FAILED_RULE: Final = "JobFailedRule"
 JOB_QUEUE_BLOCKED_RULE: Final = "JobQueueBlockedRule"
 RETRY_ALARM: Final = "RetryRateAlarm"
+DASHBOARD: Final = "Dashboard"
 
 # Conditions
 HAS_BID_CAP: Final = "HasBidCap"

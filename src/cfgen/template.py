@@ -10,6 +10,7 @@ from troposphere import Template
 
 from cfgen.compute import add_compute
 from cfgen.config import Platform, Profile
+from cfgen.dashboard import add_dashboard
 from cfgen.ec2 import Architecture
 from cfgen.endpoints import add_endpoints
 from cfgen.escalation import add_escalation
@@ -70,6 +71,7 @@ def build_template(cfg: Profile) -> Template:
     escalation = add_escalation(t, cfg, queues=queues, job_definition=jobs.job_definition)
     # The failure rule filters on this stack's queues.
     monitoring = add_monitoring(t, cfg, params=params, queues=queues.queues)
+    add_dashboard(t, cfg, queues=queues.queues, log_group=storage.log_group)
     add_outputs(
         t,
         queues=queues,

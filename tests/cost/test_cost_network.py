@@ -6,8 +6,11 @@ us-east-1 (bundled table): NAT 0.045 $/h and 0.045 $/GB; interface endpoints
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from cfgen.config import ConfigError, load_profile
 from cfgen.cost import network
 from cfgen.cost.cli import cost_main, simulate_main
 from cfgen.cost.prices import PriceError
@@ -122,3 +125,73 @@ def test_readme_ten_tb_figures_are_what_cfgen_cost_prints(
         line = next(x for x in out if x.startswith(prefix))
         # The README quotes the line up to the note in parentheses.
         assert line.split(" (")[0] in readme, line
+
+
+# ------------------------------------------------- the profile's default volume
+
+
+def _profile(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "volume.toml"
+    path.write_text('description = "x"\n' + body, encoding="utf-8")
+    return str(path)
+
+
+def test_profile_volume_is_the_default_of_cfgen_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = _profile(
+        tmp_path, '[compute]\nnetwork_mode = "nat"\n[cost]\ndata_gb_per_month = 2048\n'
+    )
+    assert cost_main(["--offline", "--profile", profile]) == 0
+    out = capsys.readouterr().out
+    assert "Data transfer, 2048 GB a month (cost.data_gb_per_month of the profile)" in out
+    # NAT: 65.70 $ of hours + 2048 x 0.045 = 92.16 $ -> 157.86 $.
+    assert "this profile (nat): 157.86 $/month" in out
+
+
+def test_the_option_overrides_the_profile_volume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = _profile(
+        tmp_path, '[compute]\nnetwork_mode = "nat"\n[cost]\ndata_gb_per_month = 2048\n'
+    )
+    assert cost_main(["--offline", "--profile", profile, "--data-gb-per-month", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Data transfer, 0 GB a month to and from" in out and "of the profile" not in out
+    assert "this profile (nat): 65.70 $/month" in out
+
+
+def test_the_endpoints_profile_prices_ten_tb_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load_profile("endpoints").cost.data_gb_per_month == 10240
+    assert load_profile("default").cost.data_gb_per_month == 0
+    assert cost_main(["--offline", "--profile", "endpoints"]) == 0
+    out = capsys.readouterr().out
+    assert "Data transfer, 10240 GB a month (cost.data_gb_per_month of the profile)" in out
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "cost.data_gb_per_month=-1: must be 0 or more"),
+        ("-0.5", "cost.data_gb_per_month=-0.5: must be 0 or more"),
+        ("nan", "cost.data_gb_per_month=nan: must be a finite number of GB"),
+        ("inf", "cost.data_gb_per_month=inf: must be a finite number of GB"),
+        ('"10 TB"', "cost.data_gb_per_month='10 TB': must be a number"),
+        ("true", "cost.data_gb_per_month=True: must be a number"),
+    ],
+)
+def test_a_bad_profile_volume_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    profile = _profile(tmp_path, f"[cost]\ndata_gb_per_month = {value}\n")
+    rc = cost_main(["--offline", "--profile", profile])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_an_unknown_cost_key_names_the_allowed_one(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"cost.data_gb=1: unknown key; allowed here: data_gb_per_month"
+    ):
+        load_profile(_profile(tmp_path, "[cost]\ndata_gb = 1\n"))

@@ -161,6 +161,37 @@ def test_online_preflight_names_every_blocker_and_its_fix(
     assert proxy.calls and all(READ_ONLY.match(c) for c in proxy.calls), proxy.calls
 
 
+def test_endpoints_template_in_a_private_subnet_counts_its_own_endpoints(
+    tmp_path: Path, emulator: Emulator, network: dict[str, str], proxy: type[Proxy]
+) -> None:
+    """build/endpoints.yaml creates the VPC endpoints: no NAT needed (issue 20 item 4)."""
+    ec2 = emulator.client("ec2")
+    (main,) = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [network["vpc"]]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"]
+    proc = preflight(
+        tmp_path,
+        proxy,
+        "--template",
+        "build/endpoints.yaml",
+        "--online",
+        "--format",
+        "json",
+        f"VpcId={network['vpc']}",
+        f"SubnetIds={network['private']}",
+        f"RouteTableIds={main['RouteTableId']}",
+    )
+    report = json.loads(proc.stdout)
+    (routes,) = [c for c in report["checks"] if c["check"] == "subnet-routes"]
+    assert routes["status"] == "pass", explain(proc)
+    assert routes["message"].endswith(
+        "VPC endpoints for ECR, ECS, S3, Logs (all created by this template)"
+    )
+
+
 def test_instance_types_offered_nowhere_fail(
     tmp_path: Path, network: dict[str, str], proxy: type[Proxy]
 ) -> None:

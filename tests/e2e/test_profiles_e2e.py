@@ -9,6 +9,7 @@ real AWS CLI against moto on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,29 @@ def check_vpc_endpoints(emulator: Emulator, data: dict[str, Any], route_table: s
             assert len(endpoint["Groups"]) == 1, name
 
 
+def check_dashboard(emulator: Emulator, queue_name: str, log_group: str) -> None:
+    """The emulator resolved the dashboard's Fn::Sub into JSON naming this stack's
+    queue (what follows "/" in its ARN) and log group (docs/dashboard.md)."""
+    cloudwatch = emulator.client("cloudwatch")
+    bodies = [
+        json.loads(cloudwatch.get_dashboard(DashboardName=d["DashboardName"])["DashboardBody"])
+        for d in cloudwatch.list_dashboards()["DashboardEntries"]
+    ]
+    mine = [b for b in bodies if f"SOURCE '{log_group}'|" in json.dumps(b)]
+    assert len(mine) == 1, [json.dumps(b)[:200] for b in bodies]
+    queues = {
+        line[3]
+        for w in mine[0]["widgets"]
+        if w["type"] == "metric"
+        for line in w["properties"]["metrics"]
+        if not isinstance(line[0], dict)
+    }
+    assert queues == {queue_name}
+    assert {w["properties"]["region"] for w in mine[0]["widgets"] if w["type"] != "text"} == {
+        REGION
+    }
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profile_deploys_runs_a_job_and_is_destroyed(
     profile: str, emulator: Emulator, batch_service_role: str, tmp_path: Path
@@ -142,6 +166,8 @@ def test_profile_deploys_runs_a_job_and_is_destroyed(
 
     if "RouteTableIds" in data["Parameters"]:
         check_vpc_endpoints(emulator, data, params["RouteTableIds"])
+    if "Dashboard" in data["Resources"]:
+        check_dashboard(emulator, queue["jobQueueName"], outputs["LogGroupName"])
 
     proc = script("submit-job.sh", "--stack-name", stack, "--wait", env=env)
     assert proc.returncode == 0, explain(proc)

@@ -54,7 +54,7 @@ def _cost_parser() -> Parser:
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="use the bundled Spot estimate even when AWS credentials exist",
+        help="use the bundled Spot estimate and network rates even when AWS credentials exist",
     )
     parser.add_argument(
         "--memory-gib-per-vcpu",
@@ -65,7 +65,8 @@ def _cost_parser() -> Parser:
     parser.add_argument(
         "--data-gb-per-month",
         type=finite("data_gb_per_month"),
-        help="GB a month between jobs and S3/ECR: adds NAT against VPC endpoint charges",
+        help="GB a month between jobs and S3/ECR: adds NAT against VPC endpoint charges"
+        " (default: the profile's cost.data_gb_per_month; 0 there = none)",
     )
     return parser
 
@@ -101,7 +102,7 @@ def _cost(argv: list[str]) -> int:
             offline=args.offline,
             memory_gib_per_vcpu=_fargate_memory(profile, args.memory_gib_per_vcpu),
         )
-        transfer = _network(profile, args.region, args.data_gb_per_month)
+        transfer = _network(profile, args.region, args.data_gb_per_month, offline=args.offline)
     except PriceError as exc:
         raise UsageError(str(exc)) from None
     print(est.format_estimate(result, profile.name))
@@ -111,21 +112,34 @@ def _cost(argv: list[str]) -> int:
     return 0
 
 
-def _network(profile: Profile, region: str, data_gb: float | None) -> str:
-    """The data-transfer block for ``--data-gb-per-month`` (empty without it)."""
+def _network(profile: Profile, region: str, data_gb: float | None, *, offline: bool) -> str:
+    """The data-transfer block: for ``--data-gb-per-month``, else for the profile's
+    ``cost.data_gb_per_month`` (empty when neither asks for one)."""
+    from cfgen.config import data_gb_per_month_rule
+
+    volume_from = ""
     if data_gb is None:
-        return ""
-    if not data_gb >= 0:
-        raise UsageError(f"--data-gb-per-month: {data_gb:g} must be 0 or more")
+        data_gb = profile.cost.data_gb_per_month
+        if not data_gb > 0:
+            return ""
+        volume_from = "cost.data_gb_per_month of the profile"
+    rule = data_gb_per_month_rule(data_gb)
+    if rule:
+        raise UsageError(f"--data-gb-per-month: {data_gb:g} {rule}")
     from cfgen.config import Platform
     from cfgen.cost import network
     from cfgen.endpoints import interface_services
 
     platform = Platform(str(profile.compute.platform))
     comparison = network.compare(
-        region, data_gb, interface_endpoints=len(interface_services(platform))
+        region,
+        data_gb,
+        interface_endpoints=len(interface_services(platform)),
+        quote=network.network_quote(region, offline=offline),
     )
-    return network.format_comparison(comparison, str(profile.compute.network_mode))
+    return network.format_comparison(
+        comparison, str(profile.compute.network_mode), volume_from=volume_from
+    )
 
 
 def _workload_transfer(profile: Profile, region: str, jobs: int, gb_per_job: float | None) -> str:

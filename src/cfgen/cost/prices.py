@@ -225,7 +225,7 @@ def spot_prices(
             return SpotQuote(bundled.prices, "bundled", f"{bundled.detail}; no AWS credentials")
         client = session.client("ec2", region_name=region)
         endpoint = str(client.meta.endpoint_url)
-        if not _is_aws_endpoint(endpoint):
+        if not is_aws_endpoint(endpoint):
             # AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_EC2, or a profile's endpoint_url)
             # points the SDK elsewhere, e.g. at a local emulator: its prices are not
             # Spot prices, so never call them live.
@@ -246,10 +246,11 @@ def spot_prices(
     return merge_quotes(live, bundled)
 
 
-def _is_aws_endpoint(url: str) -> bool:
-    """True for EC2's own endpoints: ec2.<region>.amazonaws.com (.com.cn in China),
-    or the dual-stack ec2.<region>.api.aws.
-    https://docs.aws.amazon.com/general/latest/gr/ec2-service.html"""
+def is_aws_endpoint(url: str) -> bool:
+    """True for AWS's own endpoints: ec2.<region>.amazonaws.com (.com.cn in China),
+    or the dual-stack ec2.<region>.api.aws; api.pricing.<region>.amazonaws.com alike.
+    https://docs.aws.amazon.com/general/latest/gr/ec2-service.html
+    https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/using-pelong.html"""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)

@@ -22,6 +22,8 @@ PROG = "python -m cfgen.cost.readme"
 REGENERATE = "python -m cfgen.cost.readme"
 
 COST = ["cost"]
+#: 10 TB a month (10,240 GB) through NAT against the VPC endpoints.
+COST_TRANSFER = ["cost", "--data-gb-per-month", "10240"]
 SIM_LITERAL = ["simulate", "--duration-hours", "8"]
 SIM_PESSIMISTIC = ["simulate", "--duration-hours", "8", "--band-hours", "24"]
 
@@ -68,6 +70,8 @@ def _rows(output: str) -> dict[str, list[str]]:
 
 def render() -> str:
     cost = run(COST)
+    full = run(COST_TRANSFER)
+    transfer = full[full.index("Data transfer,") :]
     literal = run(SIM_LITERAL)
     pessimistic = run(SIM_PESSIMISTIC)
     lit, pes = _rows(literal), _rows(pessimistic)
@@ -100,7 +104,8 @@ $ python -m cfgen {" ".join(COST)}
 {cost}
 ```
 
-Options: `--profile`, `--region`, `--max-vcpus N`, `--offline` (never call AWS).
+Options: `--profile`, `--region`, `--max-vcpus N`, `--offline` (never call AWS),
+`--data-gb-per-month N` (data transfer, below).
 Fargate profiles are priced per vCPU-hour and GB-hour, Fargate Spot against Fargate.
 
 `cfgen simulate` is a seeded Monte Carlo (numpy; `scripts/bench_simulate.py`
@@ -144,6 +149,29 @@ pessimistic run it finishes {float(pes["cfgen +"][1]):.2f}% of the jobs
 reclaims, so small differences are noise). It pays when
 a failed job costs you more than its On-Demand rerun (a deadline, a pipeline
 that waits on every shard); with the literal band it changes almost nothing.
+
+### Data transfer: NAT gateway or VPC endpoints
+
+In private subnets every byte to S3 and ECR passes a NAT gateway, billed per GB on
+top of its hours. The `endpoints` profile (`compute.network_mode = "endpoints"`;
+Spot only, without the retry alarm, to fit `--template-body`) adds a free S3
+gateway endpoint and the interface endpoints ECS and ECR need instead. 10 TB a
+month with the default profile's instances, us-east-1, 2 Availability Zones
+(NAT gateway and interface endpoint rates live from the AWS Price List API with
+credentials, else from the bundled table `src/cfgen/data/network.json`; the
+output says which):
+
+```console
+$ python -m cfgen {" ".join(COST_TRANSFER)}
+...
+{transfer}
+```
+
+A profile can set its own volume (`[cost] data_gb_per_month`, 10240 in the
+`endpoints` profile); `--data-gb-per-month` overrides it. Deploy the `endpoints`
+profile with the route tables of your private subnets:
+`RouteTableIds=rtb-...,rtb-...` (the VPC needs DNS hostnames and DNS support on for
+private DNS). `cfgen simulate --gb-per-job N` adds the same charges to a workload.
 """
 
 

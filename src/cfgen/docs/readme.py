@@ -60,4 +60,9 @@ def update_readme(readme_text: str, profile: Profile | str, *, source: str = "RE
     if "<!-- BEGIN profiles -->" in readme_text:
         # The table of every profile (name, file, purpose, resource count).
         sections["profiles"] = "\n" + profiles_markdown([load_profile(n) for n in list_profiles()])
+    if "<!-- BEGIN dashboard -->" in readme_text:
+        # The dashboard's widgets (cfgen.dashboard), the same in every profile.
+        from cfgen.dashboard import widgets_markdown
+
+        sections["dashboard"] = "\n" + widgets_markdown()
     return replace_sections(readme_text, sections, source=source)

@@ -175,7 +175,51 @@ def plan_of(template: dict[str, Any], region: str, physical: dict[str, str]) -> 
         repository=physical.get(naming.REPOSITORY, "") or values.get("RepositoryName", ""),
         tag=values.get("ImageTag", "") or "latest",
         fargate_spot="FARGATE_SPOT" in kinds,
+        # A deployed stack's endpoints are in the VPC already (DescribeVpcEndpoints);
+        # a template's will be, once it is deployed.
+        template_endpoints=[] if physical else template_endpoints(template, region, values),
+        private_dns=any(
+            isinstance(r, dict)
+            and r.get("Type") == "AWS::EC2::VPCEndpoint"
+            and (r.get("Properties") or {}).get("PrivateDnsEnabled") in (True, "true")
+            for r in resources.values()
+        ),
     )
+
+
+def template_endpoints(template: dict[str, Any], region: str, values: dict[str, str]) -> list[Any]:
+    """The AWS::EC2::VPCEndpoint resources of a template, as the route check reads them.
+
+    ServiceName is a string or ``!Sub`` with ``${AWS::Region}`` (what cfgen
+    renders); VpcEndpointType defaults to Gateway, as in CloudFormation; a
+    gateway's RouteTableIds are a list or ``!Ref`` to a list parameter.
+    Conditional endpoints, and names cfgen cannot resolve, are left out: the
+    check then reports them missing rather than assume them.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-vpcendpoint.html
+    """
+    from cfgen.preflight.online import Endpoint
+
+    prefix = f"com.amazonaws.{region}."
+    out = []
+    for res in (template.get("Resources") or {}).values():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::EC2::VPCEndpoint":
+            continue
+        if res.get("Condition"):
+            continue
+        props = res.get("Properties") or {}
+        name = props.get("ServiceName")
+        if isinstance(name, dict) and isinstance(name.get("Fn::Sub"), str):
+            name = name["Fn::Sub"].replace("${AWS::Region}", region)
+        if not isinstance(name, str) or not name.startswith(prefix):
+            continue
+        tables = None
+        if str(props.get("VpcEndpointType", "Gateway")) == "Gateway":
+            raw = props.get("RouteTableIds") or []
+            if isinstance(raw, dict) and isinstance(raw.get("Ref"), str):
+                raw = values.get(raw["Ref"], "").split(",")
+            tables = frozenset(t.strip() for t in raw if isinstance(t, str) and t.strip())
+        out.append(Endpoint(name[len(prefix) :], tables))
+    return out
 
 
 # --------------------------------------------------------------------------- doctor

@@ -14,11 +14,16 @@ Every call here is a Describe/Get/List; nothing is created or changed.
   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-on-demand-instances.html#ec2-on-demand-instances-limits
   https://docs.aws.amazon.com/cli/latest/userguide/cli_service-quotas_code_examples.html
 - a route out of each subnet: 0.0.0.0/0 to an internet gateway with public IPs
-  on launch, or to a NAT gateway, or else VPC endpoints for ECR (api, dkr), ECS
-  (ecs, ecs-agent, ecs-telemetry), S3 and CloudWatch Logs
+  on launch, or to a NAT gateway, or else VPC endpoints for every service of
+  :func:`endpoint_services` (cfgen.endpoints' interface list of the platform,
+  plus S3): those in the VPC, and those the template itself declares (in
+  network_mode endpoints the stack creates them). An interface endpoint with
+  private DNS serves the whole VPC; a gateway endpoint only the subnets whose
+  route table it is associated with.
   https://docs.aws.amazon.com/batch/latest/userguide/create-public-private-vpc.html
   https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html
+  https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html
 - the security group allows egress on TCP 443
 - the Batch service-linked role AWSServiceRoleForBatch (or ServiceRoleArn) exists;
   Batch creates the service-linked role with the first compute environment when
@@ -44,8 +49,29 @@ from cfgen.preflight.report import Check, Status
 
 SPOT_SCORE_THRESHOLD = 5
 SLR_NAME = "AWSServiceRoleForBatch"
-#: Interface/gateway endpoints a subnet without internet access needs (service suffixes).
-ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "ecs", "ecs-agent", "ecs-telemetry", "logs", "s3")
+
+
+def endpoint_services(platform: str) -> tuple[str, ...]:
+    """Endpoints (service suffixes) a subnet without internet access needs, sorted:
+    the interface endpoints of cfgen.endpoints for the platform, and S3."""
+    from cfgen.config import Platform
+    from cfgen.endpoints import interface_services
+
+    names = {svc.service for svc in interface_services(Platform(platform))}
+    return tuple(sorted(names | {"s3"}))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A VPC endpoint (in the VPC, or declared by the template) as the route check reads it."""
+
+    service: str  #: the suffix after com.amazonaws.<region>.
+    #: Route tables of a gateway endpoint; None for an interface endpoint (the whole VPC).
+    route_tables: frozenset[str] | None = None
+
+    def serves(self, route_table: str) -> bool:
+        return self.route_tables is None or route_table in self.route_tables
+
 
 _OFFERINGS = (
     "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html"
@@ -106,6 +132,10 @@ class Plan:
     repository: str = ""  #: ECR repository name (the stack's, when it exists)
     tag: str = ""
     fargate_spot: bool = False
+    #: VPC endpoints the template declares (not deployed yet: --template).
+    template_endpoints: list[Endpoint] = field(default_factory=list)
+    #: The template has interface endpoints with private DNS (network_mode endpoints).
+    private_dns: bool = False
 
 
 def _client_error() -> tuple[type[Exception], ...]:
@@ -131,6 +161,7 @@ def run_checks(plan: Plan, session: Any) -> list[Check]:
             lambda: check_quotas(plan, session.client("service-quotas", region_name=plan.region)),
         ),
         ("subnet-routes", lambda: check_routes(plan, ec2c)),
+        ("vpc-dns", lambda: check_vpc_dns(plan, ec2c)),
         ("egress-443", lambda: check_egress(plan, ec2c)),
         ("service-role", lambda: check_service_role(plan, session.client("iam"))),
         ("image", lambda: check_image(plan, session.client("ecr", region_name=plan.region))),
@@ -337,17 +368,25 @@ def _default_route(table: dict[str, Any] | None) -> str:
     return ""
 
 
-def _endpoints(client: Any, vpc_id: str, region: str) -> set[str]:
+def _endpoints(client: Any, vpc_id: str, region: str) -> list[Endpoint]:
     resp = client.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     prefix = f"com.amazonaws.{region}."
-    names = set()
+    found = []
     for ep in resp.get("VpcEndpoints", []):
         if ep.get("State", "available").lower() in ("deleted", "deleting", "failed", "rejected"):
             continue
         name = str(ep.get("ServiceName", ""))
-        if name.startswith(prefix):
-            names.add(name[len(prefix) :])
-    return names
+        if not name.startswith(prefix):
+            continue
+        tables = None
+        if str(ep.get("VpcEndpointType", "Interface")).lower() == "gateway":
+            tables = frozenset(str(t) for t in ep.get("RouteTableIds", []))
+        found.append(Endpoint(name[len(prefix) :], tables))
+    return found
+
+
+def _served(endpoints: Iterable[Endpoint], route_table: str) -> set[str]:
+    return {e.service for e in endpoints if e.serves(route_table)}
 
 
 def check_routes(plan: Plan, client: Any) -> list[Check]:
@@ -358,13 +397,18 @@ def check_routes(plan: Plan, client: Any) -> list[Check]:
     vpcs = sorted({s["VpcId"] for s in subnets})
     tables = {v: _route_tables(client, v) for v in vpcs}
     endpoints = {v: _endpoints(client, v, plan.region) for v in vpcs}
+    needed = endpoint_services(plan.platform)
     for s in subnets:
         sid, az = s["SubnetId"], s["AvailabilityZone"]
-        route = _default_route(_table_for(sid, tables[s["VpcId"]]))
+        table = _table_for(sid, tables[s["VpcId"]])
+        table_id = str((table or {}).get("RouteTableId", ""))
+        route = _default_route(table)
         public_ip = (
             plan.assign_public_ip if plan.platform == "FARGATE" else s.get("MapPublicIpOnLaunch")
         )
-        missing = [e for e in ENDPOINT_SERVICES if e not in endpoints[s["VpcId"]]]
+        in_vpc = _served(endpoints[s["VpcId"]], table_id)
+        from_template = _served(plan.template_endpoints, table_id) - in_vpc
+        missing = [e for e in needed if e not in in_vpc | from_template]
         where = f"{sid} ({az})"
         if route == "nat":
             out.append(Check("subnet-routes", Status.PASS, f"{where}: 0.0.0.0/0 via NAT"))
@@ -373,9 +417,20 @@ def check_routes(plan: Plan, client: Any) -> list[Check]:
                 Check("subnet-routes", Status.PASS, f"{where}: internet gateway and public IPs")
             )
         elif not missing:
+            by = ""
+            if from_template:
+                by = (
+                    f" ({', '.join(sorted(from_template))} created by this template)"
+                    if in_vpc & set(needed)
+                    else " (all created by this template)"
+                )
             out.append(
                 Check(
-                    "subnet-routes", Status.PASS, f"{where}: VPC endpoints for ECR, ECS, S3, Logs"
+                    "subnet-routes",
+                    Status.PASS,
+                    f"{where}: VPC endpoints for ECR, ECS, S3, Logs{by}"
+                    if plan.platform == "EC2"
+                    else f"{where}: VPC endpoints for ECR, S3, Logs{by}",
                 )
             )
         elif route == "igw":
@@ -395,18 +450,79 @@ def check_routes(plan: Plan, client: Any) -> list[Check]:
                 )
             )
         else:
+            gateway_elsewhere = "s3" in missing and any(
+                e.service == "s3" and e.route_tables is not None
+                for e in [*endpoints[s["VpcId"]], *plan.template_endpoints]
+            )
+            note = (
+                f" (the S3 gateway endpoint is not on its route table {table_id})"
+                if gateway_elsewhere
+                else ""
+            )
             out.append(
                 Check(
                     "subnet-routes",
                     Status.FAIL,
                     f"{where}: no route to the internet and no VPC endpoints for "
-                    f"{', '.join(missing)}: instances never register and jobs stay RUNNABLE",
+                    f"{', '.join(missing)}{note}: instances never register and jobs stay "
+                    "RUNNABLE",
                     "route 0.0.0.0/0 to a NAT gateway, or add VPC endpoints for "
                     + ", ".join(missing),
                     _VPC,
                 )
             )
     return out
+
+
+_PRIVATE_DNS = "https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html"
+
+
+def check_vpc_dns(plan: Plan, client: Any) -> list[Check]:
+    """Private DNS on an interface endpoint needs the VPC's enableDnsSupport and
+    enableDnsHostnames: without them CloudFormation cannot create the template's
+    endpoints, and the services' names do not resolve to them. The emulator does
+    not enforce it (docs/moto-notes.md).
+    https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html"""
+    if not plan.private_dns:
+        return []
+    out = []
+    for vpc in sorted({s["VpcId"] for s in _subnet_info(plan, client)}):
+        off = [
+            attr
+            for attr, key in (
+                ("enableDnsSupport", "EnableDnsSupport"),
+                ("enableDnsHostnames", "EnableDnsHostnames"),
+            )
+            if not client.describe_vpc_attribute(VpcId=vpc, Attribute=attr)
+            .get(key, {})
+            .get("Value", False)
+        ]
+        if off:
+            out.append(
+                Check(
+                    "vpc-dns",
+                    Status.FAIL,
+                    f"{vpc}: {' and '.join(off)} off: the interface endpoints' private DNS "
+                    "cannot be enabled, so the stack's endpoints fail to create",
+                    # One attribute per call; DNS hostnames need DNS support first.
+                    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcAttribute.html
+                    " && ".join(
+                        f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --{_kebab(a)}"
+                        " '{\"Value\":true}'"
+                        for a in off
+                    ),
+                    _PRIVATE_DNS,
+                )
+            )
+        else:
+            out.append(
+                Check("vpc-dns", Status.PASS, f"{vpc}: DNS support and DNS hostnames are on")
+            )
+    return out
+
+
+def _kebab(attr: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in attr)
 
 
 # --------------------------------------------------------------------------- security group

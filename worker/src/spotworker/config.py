@@ -31,6 +31,8 @@ class Config:
     #: CFGEN_ARRAY_SIZE; None = ask Batch (DescribeJobs on the parent).
     array_size: int | None = None
     attempt: int = 1
+    #: AWS_BATCH_JQ_NAME, the job queue's name ("" outside Batch: no EMF metrics).
+    job_queue: str = ""
     checkpoint_seconds: float = 30.0
     max_bad_ratio: float = 0.01
     max_record_bytes: int = 1024 * 1024
@@ -198,6 +200,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         array_index=array_index,
         array_size=array_size,
         attempt=attempt,
+        # Set by Batch in every job container; the worker's metric dimension.
+        # https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
+        job_queue=_get(env, "AWS_BATCH_JQ_NAME"),
         checkpoint_seconds=_float(env, "CFGEN_CHECKPOINT_SECONDS", 30.0, 0.0, 3600.0),
         max_bad_ratio=_float(env, "CFGEN_MAX_BAD_RATIO", 0.01, 0.0, 1.0),
         max_record_bytes=max_record,

@@ -56,6 +56,8 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
     """Run this shard; returns the exit code (never raises for expected failures)."""
     poller: SpotNoticePoller | None = None
     scratch: Path | None = None
+    if cfg.job_queue:  # on Batch: EMF metrics in the log lines (spotworker.metrics)
+        log.enable_metrics(cfg.job_queue)
     try:
         task = load_task(cfg)
         scratch = make_scratch(cfg)
