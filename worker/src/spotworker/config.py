@@ -24,6 +24,8 @@ class Config:
     output_prefix: str = "output/"
     checkpoint_prefix: str = "checkpoints/"
     deadletter_prefix: str = "deadletter/"
+    #: Where the per-attempt cost record goes (spotworker.ledger; cfgen report reads it).
+    ledger_prefix: str = "ledger/"
     #: AWS_BATCH_JOB_ID; an array child's id is "<parent>:<index>".
     job_id: str = "local"
     #: None when this is not an array child (then it is shard 0 of 1).
@@ -183,6 +185,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         output_prefix=_req_prefix(env, "CFGEN_OUTPUT_PREFIX", "output/"),
         checkpoint_prefix=_req_prefix(env, "CFGEN_CHECKPOINT_PREFIX", "checkpoints/"),
         deadletter_prefix=_req_prefix(env, "CFGEN_DEADLETTER_PREFIX", "deadletter/"),
+        ledger_prefix=_req_prefix(env, "CFGEN_LEDGER_PREFIX", "ledger/"),
         job_id=job_id,
         array_index=array_index,
         array_size=array_size,
