@@ -46,6 +46,11 @@ class Config:
     imds_poll: str = "auto"
     #: ECS_CONTAINER_METADATA_URI_V4 is set: the process runs in an ECS task.
     in_ecs_task: bool = False
+    #: ECS_CONTAINER_METADATA_URI_V4 itself (the cost ledger asks it for the task size).
+    ecs_metadata_uri: str = ""
+    #: AWS_BATCH_JQ_NAME and AWS_BATCH_CE_NAME (set by Batch; the cost ledger records them).
+    job_queue: str = ""
+    compute_environment: str = ""
     imds_endpoint: str = "http://169.254.169.254"
     imds_interval_seconds: float = 5.0
     #: "aggregate" (the example) or "package.module:factory".
@@ -201,6 +206,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         # Set by the ECS agent in every task it starts (so on Batch, EC2 and Fargate):
         # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4.html
         in_ecs_task=bool(_get(env, "ECS_CONTAINER_METADATA_URI_V4")),
+        ecs_metadata_uri=_get(env, "ECS_CONTAINER_METADATA_URI_V4"),
+        # https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
+        job_queue=_get(env, "AWS_BATCH_JQ_NAME")[:128],
+        compute_environment=_get(env, "AWS_BATCH_CE_NAME")[:128],
         imds_endpoint=imds_endpoint,
         imds_interval_seconds=_float(env, "CFGEN_IMDS_INTERVAL_SECONDS", 5.0, 0.05, 60.0),
         task=task,
