@@ -214,6 +214,17 @@ def batch_attempts(
     return attempts, notes
 
 
+def job_sizes(batch: Any, ids: Iterable[str]) -> dict[str, tuple[Decimal | None, int | None]]:
+    """Job id ("parent" or "parent:index") -> (vCPUs, MiB) from DescribeJobs
+    resourceRequirements, for ledger records that lack the task size (EC2 tasks whose
+    ECS metadata has no task-level Limits). Jobs Batch no longer knows are left out."""
+    out: dict[str, tuple[Decimal | None, int | None]] = {}
+    for chunk in _chunks(sorted(set(ids)), 100):
+        for j in batch.describe_jobs(jobs=chunk).get("jobs", []):
+            out[str(j["jobId"])] = _requirements(j)
+    return out
+
+
 def _requirements(job: dict[str, Any]) -> tuple[Decimal | None, int | None]:
     vcpus: Decimal | None = None
     memory: int | None = None

@@ -178,6 +178,25 @@ def _main(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _sizes_from_batch(batch: Any, attempts: list[Any]) -> list[Any]:
+    from dataclasses import replace
+
+    from cfgen.report import aws
+
+    def job_id(a: Any) -> str:
+        return f"{a.job_id}:{a.array_index}" if a.array_index is not None else a.job_id
+
+    need = {job_id(a) for a in attempts if a.vcpus is None or a.memory_mib is None}
+    if not need:
+        return attempts
+    sizes = aws.job_sizes(batch, need)
+    out = []
+    for a in attempts:
+        vcpus, memory = sizes.get(job_id(a), (None, None))
+        out.append(replace(a, vcpus=a.vcpus or vcpus, memory_mib=a.memory_mib or memory))
+    return out
+
+
 class Built:
     def __init__(self, report: Any) -> None:
         self.report = report
@@ -204,6 +223,8 @@ def build(session: Any, region: str, args: Any, *, since: datetime, now: datetim
     read = aws.read_ledger(s3, bucket, since=since, job=args.job)
     attempts = list(read.attempts)
     batch = session.client("batch", region_name=region)
+    if args.stack and not args.no_batch:
+        attempts = _sizes_from_batch(batch, attempts)
     if args.stack and not args.no_batch and (queues or args.job):
         covered = {(a.job_id, a.array_index or 0, a.attempt) for a in attempts}
         filled, more = aws.batch_attempts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -134,7 +135,7 @@ def table(report: Report) -> str:
         p = report.prediction
         lines.append(
             f"cfgen simulate predicts for this shape ({p.jobs} jobs x {p.vcpus_per_job} vCPU,"
-            f" mean {p.mean_hours:.3f} h; `cfgen {' '.join(p.args)}`): USD {p.cost:.2f},"
+            f" mean {p.mean_hours:.3f} h; `cfgen {shlex.join(p.args)}`): USD {p.cost:.2f},"
             f" {p.wasted_vcpu_hours:.2f} vCPU-h wasted"
             f" (On-Demand only: USD {p.on_demand_cost:.2f})."
         )
