@@ -15,13 +15,14 @@
   and EC2 ``DescribeInstances`` while the instance still exists: type, AZ and
   ``InstanceLifecycle`` (``spot``; absent for On-Demand:
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Instance.html).
-  Batch keeps finished jobs for at least 7 days
-  (https://docs.aws.amazon.com/batch/latest/APIReference/API_ListJobs.html), so
-  older jobs without a ledger record are not seen at all.
+  Jobs Batch no longer returns (its job history is not kept forever) and that have
+  no ledger record are not seen at all; the report covers what it can find.
 * Batch ``DescribeComputeEnvironments``: FARGATE_SPOT or FARGATE per compute
   environment name (the ECS task metadata does not say which).
 * EC2 ``DescribeSpotPriceHistory`` per instance type and AZ over the report's window
-  (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html),
+  (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html:
+  StartTime at most 90 days back; the answer includes the last price change before
+  StartTime, the price in effect at the start),
   only from AWS's own endpoints (an emulator's prices are not Spot prices:
   moto answers 0.00001 for every pool, docs/moto-notes.md).
 """
@@ -287,20 +288,32 @@ def fargate_spot_environments(batch: Any, names: Iterable[str]) -> dict[str, boo
 # --------------------------------------------------------------------------- Spot prices
 
 
-def spot_history(
-    ec2: Any, pools: set[tuple[str, str]], start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    """DescribeSpotPriceHistory items for the pools over [start - 1 day, end].
+#: DescribeSpotPriceHistory's StartTime reaches at most this far back.
+SPOT_HISTORY_DAYS = 90
 
-    The history is asked from a day before the earliest attempt so that the price in
-    effect at its start (the last change before it) is included."""
+
+def spot_history(
+    ec2: Any,
+    pools: set[tuple[str, str]],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """DescribeSpotPriceHistory items for the pools over [start, end].
+
+    EC2 adds the last change before StartTime (the price in effect at the start).
+    StartTime is clamped to 90 days back (the API's limit): older attempts find no
+    history and are priced with the bundled estimate, labelled."""
+    oldest = (now or datetime.now(start.tzinfo)) - timedelta(days=SPOT_HISTORY_DAYS - 1)
+    start = max(start, oldest)
     items: list[dict[str, Any]] = []
     types = sorted({t for t, _ in pools})
     for chunk in _chunks(types, 100):
         kwargs: dict[str, Any] = {
             "InstanceTypes": chunk,
             "ProductDescriptions": ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
-            "StartTime": start - timedelta(days=1),
+            "StartTime": start,
             "EndTime": end,
         }
         for page in ec2.get_paginator("describe_spot_price_history").paginate(**kwargs):

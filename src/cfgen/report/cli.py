@@ -261,7 +261,7 @@ def build(session: Any, region: str, args: Any, *, since: datetime, now: datetim
     else:
         start = min(a.started for a in attempts)
         end = max(a.ended for a in attempts)
-        book.history = history_from_api(aws.spot_history(ec2, pools, start, end))
+        book.history = history_from_api(aws.spot_history(ec2, pools, start, end, now=now))
         covered_pools = sum(1 for p in pools if p in book.history)
         book.spot_detail = (
             f"EC2 DescribeSpotPriceHistory for {covered_pools} of {len(pools)} instance type/AZ"

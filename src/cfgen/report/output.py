@@ -258,8 +258,8 @@ def write_chart(path: str, priced: list[Priced], title: str) -> None:
 
 # --------------------------------------------------------------------------- metrics
 
-#: CloudWatch accepts data points up to two weeks old.
-# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+#: CloudWatch accepts time stamps up to two weeks in the past:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#about_timestamp
 MAX_METRIC_AGE = timedelta(days=14)
 
 
