@@ -29,7 +29,11 @@ Writing the record can never fail the job or change its exit code: everything
 runs in a daemon thread with a hard deadline, every exception is caught, and the
 outcome is one ``ledger`` log line. The PUT carries ``If-None-Match: *``, so a
 record is written once: a repeated write of the same attempt (a lost response, a
-local rerun) keeps the first, and no attempt ever replaces another's record.
+local rerun) keeps the first, and no attempt ever replaces another's record
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+S3 never stores part of an object, so an attempt killed during the PUT leaves no
+record rather than half of one
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html).
 Figures that could not be learnt are ``null`` and listed in ``missing``.
 """
 
