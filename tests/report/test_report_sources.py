@@ -288,6 +288,13 @@ def test_jobs_without_the_worker_are_filled_from_batch_ecs_and_ec2(
         {
             "jobId": "withlog-1",
             "status": "SUCCEEDED",
+            "shareIdentifier": "teamB",
+            "container": {
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "4"},
+                    {"type": "MEMORY", "value": "8192"},
+                ]
+            },
             "jobQueue": "arn:aws:batch:us-east-1:123456789012:job-queue/rep-queue",
             "attempts": [
                 {
@@ -350,7 +357,11 @@ def test_jobs_without_the_worker_are_filled_from_batch_ecs_and_ec2(
         by[("fg-1", 1)]["capacity"] == "spot" and by[("fg-1", 1)]["price_source"] == "fargate-table"
     )
     shares = [g for g in body["groups"] if g["level"] == "share"]
-    assert [g["name"] for g in shares] == ["teamA"]
+    # the worker cannot see its share identifier: Batch fills it for the ledger record,
+    # and its size where the record has one (the record's 2 vCPU wins over Batch's 4)
+    assert [g["name"] for g in shares] == ["teamA", "teamB"]
+    assert by[("withlog-1", 1)]["share"] == "teamB"
+    assert Decimal(by[("withlog-1", 1)]["vcpu_hours"]) == 2
     assert "EC2 endpoint" in body["spot_prices"] and "not AWS's" in body["spot_prices"]
     assert "Missing figures:" in table.stdout
     assert "attempt(s): instance (terminated, or Fargate)" in table.stdout

@@ -215,14 +215,18 @@ def batch_attempts(
     return attempts, notes
 
 
-def job_sizes(batch: Any, ids: Iterable[str]) -> dict[str, tuple[Decimal | None, int | None]]:
-    """Job id ("parent" or "parent:index") -> (vCPUs, MiB) from DescribeJobs
-    resourceRequirements, for ledger records that lack the task size (EC2 tasks whose
-    ECS metadata has no task-level Limits). Jobs Batch no longer knows are left out."""
-    out: dict[str, tuple[Decimal | None, int | None]] = {}
+def job_facts(
+    batch: Any, ids: Iterable[str]
+) -> dict[str, tuple[Decimal | None, int | None, str | None]]:
+    """Job id -> (vCPUs, MiB, share identifier) from DescribeJobs, for ledger records:
+    the worker cannot see its share identifier, and an EC2 task's metadata may lack
+    task-level Limits. Asked of the parent jobs only (array children run with the
+    parent's resourceRequirements and share). Jobs Batch no longer knows are left out."""
+    out: dict[str, tuple[Decimal | None, int | None, str | None]] = {}
     for chunk in _chunks(sorted(set(ids)), 100):
         for j in batch.describe_jobs(jobs=chunk).get("jobs", []):
-            out[str(j["jobId"])] = _requirements(j)
+            vcpus, memory = _requirements(j)
+            out[str(j["jobId"])] = (vcpus, memory, j.get("shareIdentifier"))
     return out
 
 

@@ -178,22 +178,24 @@ def _main(argv: list[str]) -> int:
     return EXIT_OK
 
 
-def _sizes_from_batch(batch: Any, attempts: list[Any]) -> list[Any]:
+def _facts_from_batch(batch: Any, attempts: list[Any]) -> list[Any]:
+    """Ledger attempts with the job size and share identifier Batch knows (if any)."""
     from dataclasses import replace
 
     from cfgen.report import aws
 
-    def job_id(a: Any) -> str:
-        return f"{a.job_id}:{a.array_index}" if a.array_index is not None else a.job_id
-
-    need = {job_id(a) for a in attempts if a.vcpus is None or a.memory_mib is None}
-    if not need:
-        return attempts
-    sizes = aws.job_sizes(batch, need)
+    facts = aws.job_facts(batch, {a.job_id for a in attempts})
     out = []
     for a in attempts:
-        vcpus, memory = sizes.get(job_id(a), (None, None))
-        out.append(replace(a, vcpus=a.vcpus or vcpus, memory_mib=a.memory_mib or memory))
+        vcpus, memory, share = facts.get(a.job_id, (None, None, None))
+        out.append(
+            replace(
+                a,
+                vcpus=a.vcpus or vcpus,
+                memory_mib=a.memory_mib or memory,
+                share=a.share or share,
+            )
+        )
     return out
 
 
@@ -224,7 +226,7 @@ def build(session: Any, region: str, args: Any, *, since: datetime, now: datetim
     attempts = list(read.attempts)
     batch = session.client("batch", region_name=region)
     if args.stack and not args.no_batch:
-        attempts = _sizes_from_batch(batch, attempts)
+        attempts = _facts_from_batch(batch, attempts)
     if args.stack and not args.no_batch and (queues or args.job):
         covered = {(a.job_id, a.array_index or 0, a.attempt) for a in attempts}
         filled, more = aws.batch_attempts(
@@ -280,7 +282,11 @@ def build(session: Any, region: str, args: Any, *, since: datetime, now: datetim
         ]
     )
     groups = compute.group(priced, per_job=args.job)
-    prediction = compute.predict(priced, profile=args.profile, interruption=args.interruption)
+    try:
+        prediction = compute.predict(priced, profile=args.profile, interruption=args.interruption)
+    except UsageError as exc:  # e.g. a job larger than the profile's capacity
+        prediction = None
+        notes.append(f"No cfgen simulate comparison: {exc}")
     return Built(
         output.Report(
             title=title,
