@@ -445,3 +445,22 @@ def test_aws_errors_are_one_line_exit_1(aws_env: Any) -> None:
     missing = report("--stack", "no-such-stack")
     assert missing.returncode == 2
     assert "--stack='no-such-stack': no such stack" in missing.stderr
+
+
+def test_chart_without_matplotlib_is_one_line_before_any_aws_call(tmp_path: Path) -> None:
+    # None in sys.modules is Python's own "not importable" marker (the test extras
+    # install matplotlib); no AWS endpoint is configured, so any call would fail loudly.
+    import subprocess
+    import sys
+
+    target = tmp_path / "cost.png"
+    code = (
+        "import sys; sys.modules['matplotlib'] = None;"
+        "from cfgen.report.cli import main;"
+        f"sys.exit(main({['--bucket', 'b', '--chart', str(target)]!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (2, "")
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("cfgen report: ") and "matplotlib is not installed" in line
+    assert list(tmp_path.iterdir()) == []
