@@ -50,6 +50,12 @@ def test_worker_prefix_defaults_and_variables_are_the_contract() -> None:
         assert f'"{env}"' in source, env
 
 
+def test_worker_ledger_format_is_the_contract() -> None:
+    from spotworker import ledger
+
+    assert ledger.FORMAT == contract.LEDGER_FORMAT
+
+
 def test_worker_exit_codes_are_the_contract() -> None:
     assert exitcodes.SUCCESS == contract.EXIT_SUCCESS
     assert exitcodes.TRANSIENT == contract.EXIT_TRANSIENT
