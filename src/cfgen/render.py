@@ -42,6 +42,57 @@ def _str(dumper: Any, data: str) -> Any:
 
 _Dumper.add_representer(str, _str)
 
+
+class _FlowList(list):  # type: ignore[type-arg]
+    """A short list of scalars, written on one line: ``[a, b]``."""
+
+
+class _FlowDict(dict):  # type: ignore[type-arg]
+    """A short mapping of scalars, written on one line: ``{Ref: X}``."""
+
+
+_Dumper.add_representer(
+    _FlowList,
+    lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True),
+)
+_Dumper.add_representer(
+    _FlowDict,
+    lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), flow_style=True),
+)
+
+#: Longest collection (as JSON) written on one line. Short leaves (intrinsic
+#: functions, IAM action lists, tags) take a line instead of one per item: the
+#: templates stay well under the 51,200-byte ``--template-body`` limit, and a
+#: line still reads at a glance.
+FLOW_LIMIT = 80
+
+
+def _leaf(value: Any) -> bool:
+    if isinstance(value, (_FlowList, _FlowDict)):
+        return True
+    return isinstance(value, (str, int, float, bool)) and not (
+        isinstance(value, str) and "\n" in value
+    )
+
+
+def _flow(value: Any) -> Any:
+    """``value`` with every short collection of leaves marked for flow style."""
+    if isinstance(value, dict):
+        items = {k: _flow(v) for k, v in value.items()}
+        if items and all(map(_leaf, items.values())) and _fits(value):
+            return _FlowDict(items)
+        return items
+    if isinstance(value, list):
+        seq = [_flow(v) for v in value]
+        if seq and all(map(_leaf, seq)) and _fits(value):
+            return _FlowList(seq)
+        return seq
+    return value
+
+
+def _fits(value: Any) -> bool:
+    return len(json.dumps(value, ensure_ascii=False)) <= FLOW_LIMIT
+
 REGENERATE = "# Regenerate: python -m cfgen build    (check drift: python -m cfgen check)\n"
 
 
@@ -119,7 +170,7 @@ def dump_yaml(data: dict[str, Any]) -> str:
     """Template data as cfgen's YAML: keys in the given order, literal multi-line strings."""
     data = _ordered(data, _SECTION_ORDER)
     return yaml.dump(
-        data,
+        _flow(data),
         Dumper=_Dumper,
         sort_keys=False,
         default_flow_style=False,
