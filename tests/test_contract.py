@@ -36,6 +36,7 @@ WORKER_PREFIX_FIELDS = {
     contract.OUTPUT: "output_prefix",
     contract.CHECKPOINTS: "checkpoint_prefix",
     contract.DEADLETTER: "deadletter_prefix",
+    contract.LEDGER: "ledger_prefix",
 }
 
 
@@ -47,6 +48,12 @@ def test_worker_prefix_defaults_and_variables_are_the_contract() -> None:
         assert f'"{prefix.env}"' in source, prefix.env
     for env in (contract.ENV_DATA_BUCKET, contract.ENV_GRACE_SECONDS, contract.ENV_ARRAY_SIZE):
         assert f'"{env}"' in source, env
+
+
+def test_worker_ledger_format_is_the_contract() -> None:
+    from spotworker import ledger
+
+    assert ledger.FORMAT == contract.LEDGER_FORMAT
 
 
 def test_worker_exit_codes_are_the_contract() -> None:
@@ -101,6 +108,9 @@ def test_every_key_the_worker_writes_is_granted_and_input_is_read_only(name: str
     for key in written:
         assert _allowed(puts, key), f"the job role cannot write {key}: AccessDenied on AWS"
         assert _allowed(gets, key), f"the job role cannot read back {key}"
+    # The cost ledger (spotworker.ledger): written once per attempt, never read by a job.
+    ledger = f"{_worker_default('ledger_prefix')}{job}/3/2.json"
+    assert _allowed(puts, ledger) and not _allowed(gets, ledger)
     assert _allowed(gets, f"{_worker_default('input_prefix')}data/part-0001.jsonl")
     assert not _allowed(puts, f"{_worker_default('input_prefix')}data/part-0001.jsonl")
     assert not _allowed(puts, "elsewhere/x") and not _allowed(gets, "elsewhere/x")
@@ -118,6 +128,10 @@ def test_lifecycle_days_follow_the_profile(name: str) -> None:
         rules["expire-checkpoints"]["ExpirationInDays"]
         == profile.storage.checkpoint_expiration_days
     )
+    assert rules["expire-ledger"]["Prefix"] == contract.LEDGER.key
+    assert rules["expire-ledger"]["ExpirationInDays"] == contract.LEDGER_EXPIRATION_DAYS
+    # Ledger records outlive a year's report and the month before it.
+    assert contract.LEDGER_EXPIRATION_DAYS > 365 + 31
     # Checkpoints must outlive any attempt (a late retry would start over).
     assert profile.storage.checkpoint_expiration_days * 86400 > profile.job.timeout_seconds
 

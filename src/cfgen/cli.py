@@ -9,6 +9,7 @@
     cfgen cost, cfgen simulate       cost estimate, Monte Carlo of interruptions
     cfgen docs, cfgen diagram        Markdown tables, Mermaid diagram
     cfgen preflight, cfgen doctor    will jobs run (before a deploy), why not (after)
+    cfgen report                     what the jobs really cost (the worker's cost ledger)
     cfgen --version
 
 Exit codes (cfgen.clikit): 0 ok, 1 a check found something, 2 bad input (one
@@ -41,6 +42,7 @@ _DELEGATED: dict[str, tuple[str, str, str]] = {
     "diagram": ("cfgen.docs.cli", "diagram_main", "Mermaid diagram of the resources"),
     "preflight": ("cfgen.preflight.cli", "preflight_main", "will jobs run? checks before a deploy"),
     "doctor": ("cfgen.preflight.cli", "doctor_main", "why a live stack's jobs are stuck or fail"),
+    "report": ("cfgen.report.cli", "main", "what a stack's jobs really cost (the cost ledger)"),
 }
 _LOCAL = ("build", "check", "list")
 

@@ -25,6 +25,9 @@ class Prefix:
     #: Environment variable that tells the worker the prefix.
     env: str
     meaning: str
+    #: The job may read (GetObject) here. Only the ledger is write-only: a job
+    #: never reads cost records (cfgen report does, with the caller's credentials).
+    readable: bool = True
 
 
 INPUT: Final = Prefix("input/", False, "CFGEN_INPUT_PREFIX", "job input (read only)")
@@ -37,12 +40,26 @@ CHECKPOINTS: Final = Prefix(
 DEADLETTER: Final = Prefix(
     "deadletter/", True, "CFGEN_DEADLETTER_PREFIX", "bad records with line numbers"
 )
+LEDGER: Final = Prefix(
+    "ledger/",
+    True,
+    "CFGEN_LEDGER_PREFIX",
+    "one cost record per attempt, written once (cfgen report)",
+    readable=False,
+)
 #: Every prefix the job role reaches, in documentation order.
-PREFIXES: Final = (INPUT, OUTPUT, CHECKPOINTS, DEADLETTER)
-READ_PREFIXES: Final = tuple(p.key for p in PREFIXES)
+PREFIXES: Final = (INPUT, OUTPUT, CHECKPOINTS, DEADLETTER, LEDGER)
+READ_PREFIXES: Final = tuple(p.key for p in PREFIXES if p.readable)
 WRITE_PREFIXES: Final = tuple(p.key for p in PREFIXES if p.writable)
 #: Where the worker uploads with multipart (s3transfer), so it may abort uploads.
 MULTIPART_PREFIXES: Final = (OUTPUT.key, DEADLETTER.key)
+#: Ledger records expire after this many days: long enough for a report over a
+#: year and the month before it (--since up to 13 months), short enough that the
+#: prefix does not grow forever (one small object per attempt).
+LEDGER_EXPIRATION_DAYS: Final = 400
+#: Version of the ledger record's JSON (spotworker.ledger.FORMAT); cfgen report
+#: reads this and older versions and reports any other as unreadable.
+LEDGER_FORMAT: Final = 1
 
 # --------------------------------------------------------------------------- environment
 

@@ -90,6 +90,13 @@ def add_storage(t: Template, cfg: Profile, *, params: Params) -> Storage:
                         Prefix=contract.CHECKPOINTS.key,
                         ExpirationInDays=s.checkpoint_expiration_days,
                     ),
+                    # Cost records outlive a year's reports (contract.LEDGER_EXPIRATION_DAYS).
+                    LifecycleRule(
+                        Id="expire-ledger",
+                        Status="Enabled",
+                        Prefix=contract.LEDGER.key,
+                        ExpirationInDays=contract.LEDGER_EXPIRATION_DAYS,
+                    ),
                     LifecycleRule(
                         Id="expire-noncurrent-versions-and-uploads",
                         Status="Enabled",

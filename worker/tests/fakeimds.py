@@ -2,8 +2,10 @@
 
 Only what the worker asks: ``PUT /latest/api/token`` (with the TTL header) and
 ``GET /latest/meta-data/spot/instance-action`` (404 until a notice is due, then
-the notice JSON). Each caller gets its own endpoint, ``<url>/<name>``, so one
-server can give a Spot notice to one attempt and not to another.
+the notice JSON), and ``GET /latest/meta-data/<category>`` for the categories in
+:attr:`FakeIMDS.metadata` (instance-type, instance-life-cycle, ... for the cost
+ledger). Each caller gets its own endpoint, ``<url>/<name>``, so one server can
+give a Spot notice to one attempt and not to another.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ class FakeIMDS:
         self._due: dict[str, float | None] = {}  # name -> monotonic time of the notice
         self._polls: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: Answers of ``GET /latest/meta-data/<category>`` per category (after a token).
+        self.metadata: dict[str, str] = {
+            "instance-type": "c6i.xlarge",
+            "instance-life-cycle": "spot",
+            "placement/availability-zone": "us-east-1b",
+            "instance-id": "i-0123456789abcdef0",
+        }
         imds = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +63,14 @@ class FakeIMDS:
                     self.send_response(401)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                    return
+                category = path.removeprefix("/latest/meta-data/")
+                if category in imds.metadata:
+                    value = imds.metadata[category].encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(value)))
+                    self.end_headers()
+                    self.wfile.write(value)
                     return
                 if (
                     path != "/latest/meta-data/spot/instance-action"

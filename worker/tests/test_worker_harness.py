@@ -162,9 +162,11 @@ def test_rerun_after_success_is_a_noop(s3: Any, bucket: str, tmp_path: Path) -> 
     again = run_inprocess({**env, "AWS_BATCH_JOB_ATTEMPT": "2"})
     assert again.code == 0
     assert again.named("done")[0]["status"] == "already_committed"
-    assert [e["event"] for e in again.events] == ["start", "done"]
+    assert [e["event"] for e in again.events] == ["start", "done", "ledger"]
     after = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert after == before
+    # Nothing changed but the second attempt's own cost record (spotworker.ledger).
+    assert set(after) - set(before) == {"ledger/job-1234/0/2.json"}
+    assert {k: after[k] for k in before} == before
 
 
 def test_missing_input_is_permanent(s3: Any, bucket: str, tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ class Config:
     output_prefix: str = "output/"
     checkpoint_prefix: str = "checkpoints/"
     deadletter_prefix: str = "deadletter/"
+    #: Where the per-attempt cost record goes (spotworker.ledger; cfgen report reads it).
+    ledger_prefix: str = "ledger/"
     #: AWS_BATCH_JOB_ID; an array child's id is "<parent>:<index>".
     job_id: str = "local"
     #: None when this is not an array child (then it is shard 0 of 1).
@@ -46,10 +48,13 @@ class Config:
     imds_poll: str = "auto"
     #: ECS_CONTAINER_METADATA_URI_V4 is set: the process runs in an ECS task.
     in_ecs_task: bool = False
-    #: ECS_CONTAINER_METADATA_URI_V4 (the task metadata endpoint v4), "" outside ECS
+    #: ECS_CONTAINER_METADATA_URI_V4 (the task metadata endpoint v4), "" outside ECS:
+    #: the vCPU count and the cost ledger's task size come from it.
     ecs_metadata_uri: str = ""
     #: CFGEN_PROCESSES: worker processes; None = the job's vCPU reservation (spotworker.vcpus)
     processes: int | None = None
+    #: AWS_BATCH_CE_NAME (set by Batch; the cost ledger records it).
+    compute_environment: str = ""
     imds_endpoint: str = "http://169.254.169.254"
     imds_interval_seconds: float = 5.0
     #: "aggregate" / "aggregate_per_record" (the example) or "package.module:factory".
@@ -196,13 +201,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         output_prefix=_req_prefix(env, "CFGEN_OUTPUT_PREFIX", "output/"),
         checkpoint_prefix=_req_prefix(env, "CFGEN_CHECKPOINT_PREFIX", "checkpoints/"),
         deadletter_prefix=_req_prefix(env, "CFGEN_DEADLETTER_PREFIX", "deadletter/"),
+        ledger_prefix=_req_prefix(env, "CFGEN_LEDGER_PREFIX", "ledger/"),
         job_id=job_id,
         array_index=array_index,
         array_size=array_size,
         attempt=attempt,
         # Set by Batch in every job container; the worker's metric dimension.
         # https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
-        job_queue=_get(env, "AWS_BATCH_JQ_NAME"),
+        job_queue=_get(env, "AWS_BATCH_JQ_NAME")[:128],
         checkpoint_seconds=_float(env, "CFGEN_CHECKPOINT_SECONDS", 30.0, 0.0, 3600.0),
         max_bad_ratio=_float(env, "CFGEN_MAX_BAD_RATIO", 0.01, 0.0, 1.0),
         max_record_bytes=max_record,
@@ -216,6 +222,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         in_ecs_task=bool(_get(env, "ECS_CONTAINER_METADATA_URI_V4")),
         ecs_metadata_uri=_get(env, "ECS_CONTAINER_METADATA_URI_V4"),
         processes=processes,
+        # https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
+        compute_environment=_get(env, "AWS_BATCH_CE_NAME")[:128],
         imds_endpoint=imds_endpoint,
         imds_interval_seconds=_float(env, "CFGEN_IMDS_INTERVAL_SECONDS", 5.0, 0.05, 60.0),
         task=task,

@@ -22,6 +22,7 @@ from spotworker.config import Config, load_config
 from spotworker.errors import ConfigError, WorkerError, classify, storage_error
 from spotworker.harness import Harness, Interrupted, make_scratch, resolve_shards
 from spotworker.interrupt import SpotNoticePoller, StopFlag
+from spotworker.ledger import Attempt
 from spotworker.logs import EventLog
 from spotworker.results import aggregate_result, commit_layouts, commit_manifests
 from spotworker.s3io import check_credentials, make_client
@@ -53,6 +54,15 @@ def _as_worker_error(exc: BaseException) -> WorkerError:
 
 
 def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
+    """Run this shard, then write its cost record (spotworker.ledger: bounded in time,
+    never changes the exit code); returns the exit code."""
+    attempt = Attempt(cfg)
+    code = _run(cfg, log, stop, attempt)
+    attempt.finish(code, stop, log)
+    return code
+
+
+def _run(cfg: Config, log: EventLog, stop: StopFlag, attempt: Attempt) -> int:
     """Run this shard; returns the exit code (never raises for expected failures)."""
     poller: SpotNoticePoller | None = None
     scratch: Path | None = None
@@ -80,6 +90,7 @@ def run(cfg: Config, log: EventLog, stop: StopFlag) -> int:
             processes=processes,
             processes_info=why,
         )
+        attempt.stats = harness.stats
         try:
             return harness.run()
         except Interrupted:

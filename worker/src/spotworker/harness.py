@@ -269,6 +269,10 @@ class Harness:
             "elapsed_s": round(elapsed, 3),
             "rate_bytes_s": round(self.bytes_this_attempt / elapsed),
             "rate_records_s": round(self.records_this_attempt / elapsed),
+            # this attempt's own work (the totals above include what it resumed from):
+            # the cost ledger (spotworker.ledger) records both
+            "attempt_bytes": self.bytes_this_attempt,
+            "attempt_records": self.records_this_attempt,
         }
 
     # -- the run ---------------------------------------------------------------
