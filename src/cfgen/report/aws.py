@@ -38,7 +38,7 @@ from typing import Any
 
 from cfgen import contract
 from cfgen.clikit import UsageError
-from cfgen.cost.prices import is_aws_endpoint
+from cfgen.cost.prices import is_aws_endpoint as _is_aws_url
 from cfgen.report.records import Attempt, Problem, parse_record
 
 #: The most ledger objects one report reads (a year of a busy stack is ~10^5).
@@ -328,7 +328,7 @@ def spot_history(
 
 
 def is_aws_endpoint(client: Any) -> bool:
-    return is_aws_endpoint(str(client.meta.endpoint_url))
+    return _is_aws_url(str(client.meta.endpoint_url))
 
 
 # --------------------------------------------------------------------------- metrics
