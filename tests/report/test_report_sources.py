@@ -464,3 +464,22 @@ def test_chart_without_matplotlib_is_one_line_before_any_aws_call(tmp_path: Path
     (line,) = done.stderr.splitlines()
     assert line.startswith("cfgen report: ") and "matplotlib is not installed" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_unreachable_is_a_note_not_a_failure(
+    client: Any, aws_env: dict[str, str], stack: tuple[str, str]
+) -> None:
+    import socket
+
+    name, bucket = stack
+    put(client("s3"), bucket, record("only-ledger", None, 1, base_time(1), 3600))
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    env = {**aws_env, "AWS_ENDPOINT_URL_BATCH": closed, "AWS_MAX_ATTEMPTS": "1"}
+    done = report("--stack", name, "--offline-prices", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Batch DescribeJobs failed (no share or size filled)" in done.stdout
+    assert "Jobs without a ledger record not filled" in done.stdout
+    total = next(line for line in done.stdout.splitlines() if line.startswith("total"))
+    assert total.split()[2] == "1"  # the ledger's attempt is still reported

@@ -199,6 +199,10 @@ def _facts_from_batch(batch: Any, attempts: list[Any]) -> list[Any]:
     return out
 
 
+def _line(exc: Exception) -> str:
+    return clikit.one_line(str(exc))[:300]
+
+
 class Built:
     def __init__(self, report: Any) -> None:
         self.report = report
@@ -225,25 +229,39 @@ def build(session: Any, region: str, args: Any, *, since: datetime, now: datetim
     read = aws.read_ledger(s3, bucket, since=since, job=args.job)
     attempts = list(read.attempts)
     batch = session.client("batch", region_name=region)
+    # Batch, ECS and EC2 only add to the ledger: a failure there (no permission, a
+    # throttle) is a note under the report, never the end of it.
+    import botocore.exceptions
+
+    aws_errors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
     if args.stack and not args.no_batch:
-        attempts = _facts_from_batch(batch, attempts)
+        try:
+            attempts = _facts_from_batch(batch, attempts)
+        except aws_errors as exc:
+            notes.append(f"Batch DescribeJobs failed (no share or size filled): {_line(exc)}")
     if args.stack and not args.no_batch and (queues or args.job):
         covered = {(a.job_id, a.array_index or 0, a.attempt) for a in attempts}
-        filled, more = aws.batch_attempts(
-            batch,
-            session.client("ecs", region_name=region),
-            session.client("ec2", region_name=region),
-            queues,
-            since=since,
-            covered=covered,
-            job=args.job,
-        )
+        try:
+            filled, more = aws.batch_attempts(
+                batch,
+                session.client("ecs", region_name=region),
+                session.client("ec2", region_name=region),
+                queues,
+                since=since,
+                covered=covered,
+                job=args.job,
+            )
+        except aws_errors as exc:
+            filled, more = [], [f"Jobs without a ledger record not filled: {_line(exc)}"]
         attempts.extend(filled)
         notes.extend(more)
     fargate_ces = {a.compute_environment for a in attempts if a.platform == "fargate"}
     ce_spot: dict[str, bool] = {}
     if fargate_ces and args.stack:
-        ce_spot = aws.fargate_spot_environments(batch, {c for c in fargate_ces if c})
+        try:
+            ce_spot = aws.fargate_spot_environments(batch, {c for c in fargate_ces if c})
+        except aws_errors as exc:
+            notes.append(f"Compute environment types unknown (Fargate assumed): {_line(exc)}")
     book = PriceBook(region)
     pools = {
         (a.instance_type, a.availability_zone or "")
