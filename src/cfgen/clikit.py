@@ -287,3 +287,35 @@ def read_text(path: str | Path, field: str) -> str:
         raise UsageError(f"{shown}: must be UTF-8 text") from None
     except OSError as err:
         raise UsageError(f"{shown}: cannot read: {err.strerror}") from None
+
+
+def readme_section_main(
+    argv: list[str], *, prog: str, section: str, what: str, render: Callable[[], str], fix: str
+) -> int:
+    """The body of a ``python -m cfgen.<part>.readme [--check] [--readme PATH]`` command.
+
+    Rewrites the README's ``section`` (between its BEGIN/END markers) with
+    ``render()``; ``--check`` exits 1 if it is stale, naming the ``fix`` command.
+    The markers are checked before ``render`` runs (it may start an emulator).
+    """
+    parser = Parser(
+        prog=prog,
+        description=f"Rewrite the README's {section} section (between <!-- BEGIN {section} -->"
+        f" and <!-- END {section} -->) from {what}.",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the section is stale")
+    parser.add_argument(
+        "--readme", default="README.md", metavar="PATH", help="the README (default: README.md)"
+    )
+    args = parser.parse_args(argv)
+    current = read_text(args.readme, "readme")
+    replace_sections(current, {section: ""}, source=args.readme)
+    wanted = replace_sections(current, {section: render()}, source=args.readme)
+    if args.check:
+        if wanted != current:
+            print(f"{args.readme}: {section} section is stale; run: {fix}", file=sys.stderr)
+            return 1
+        return 0
+    if wanted != current:
+        write_output(args.readme, wanted, "readme")
+    return 0

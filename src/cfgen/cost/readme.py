@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 from cfgen import clikit
-from cfgen.clikit import Parser, replace_sections
+from cfgen.clikit import replace_sections
 
 BEGIN, END = "<!-- BEGIN cost -->", "<!-- END cost -->"
 PROG = "python -m cfgen.cost.readme"
@@ -180,27 +180,14 @@ def splice(readme: str, section: str, *, source: str = "README.md") -> str:
 
 
 def _main(argv: list[str]) -> int:
-    parser = Parser(
+    return clikit.readme_section_main(
+        argv,
         prog=PROG,
-        description="Rewrite the README's cost section (between <!-- BEGIN cost --> and"
-        " <!-- END cost -->) from real `cfgen cost` and `cfgen simulate` output.",
+        section="cost",
+        what="real `cfgen cost` and `cfgen simulate` output",
+        render=render,
+        fix=REGENERATE,
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the section is stale")
-    parser.add_argument(
-        "--readme", default="README.md", metavar="PATH", help="the README (default: README.md)"
-    )
-    args = parser.parse_args(argv)
-    current = clikit.read_text(args.readme, "readme")
-    splice(current, "", source=args.readme)  # the markers, before running anything
-    wanted = splice(current, render(), source=args.readme)
-    if args.check:
-        if wanted != current:
-            print(f"{args.readme}: cost section is stale; run: {REGENERATE}", file=sys.stderr)
-            return 1
-        return 0
-    if wanted != current:
-        clikit.write_output(args.readme, wanted, "readme")
-    return 0
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,6 @@ The report is rendered by the same code as ``cfgen report`` with its clock fixed
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -30,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cfgen import clikit
-from cfgen.clikit import Parser, replace_sections
+from cfgen.clikit import replace_sections
 
 PROG = "python -m cfgen.report.readme"
 SECTION = "report"
@@ -276,27 +275,14 @@ def splice(readme: str, section: str, *, source: str = "README.md") -> str:
 
 
 def _main(argv: list[str]) -> int:
-    parser = Parser(
+    return clikit.readme_section_main(
+        argv,
         prog=PROG,
-        description="Rewrite the README's report section (between <!-- BEGIN report --> and"
-        " <!-- END report -->) from a real array job run on the emulator.",
+        section=SECTION,
+        what="a real array job run on the emulator",
+        render=render,
+        fix=PROG,
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the section is stale")
-    parser.add_argument(
-        "--readme", default="README.md", metavar="PATH", help="the README (default: README.md)"
-    )
-    args: argparse.Namespace = parser.parse_args(argv)
-    current = clikit.read_text(args.readme, "readme")
-    splice(current, "", source=args.readme)  # the markers, before running anything
-    wanted = splice(current, render(), source=args.readme)
-    if args.check:
-        if wanted != current:
-            print(f"{args.readme}: report section is stale; run: {PROG}", file=sys.stderr)
-            return 1
-        return 0
-    if wanted != current:
-        clikit.write_output(args.readme, wanted, "readme")
-    return 0
 
 
 def main(argv: list[str]) -> int:
