@@ -203,3 +203,46 @@ def test_batch_task_reporting_a_wrong_index_is_a_bug(s3: Any, bucket: str, tmp_p
     failed = run.named("failed")[0]
     assert failed["reason"] == "unexpected" and "bad record index 50" in failed["error"]
     assert not s3.list_objects_v2(Bucket=bucket, Prefix="output/job-1234/_commits/")["KeyCount"]
+
+
+# Plain numbers only: what the columnar fold (Polars, Decimal(38, S)) takes. Ties of
+# equal values with different texts, zeros of both signs and every exponent, the
+# longest values it takes (16 characters) and the shortest it does not (17).
+PLAIN = [
+    b"1", b"1.5", b"1.50", b"1.500", b"-1.5", b"-0", b"-0.0", b"0", b"0.00", b"-0.000",
+    b"9999999999999999", b"-999999999999999", b"0.00000000000001",
+    b"-0.0000000000001", b"12345678901234567", b"0.000000000000001", b"7", b"-7.25", b"-12345678901234.5",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_columnar_fold_is_the_per_record_task(seed: int) -> None:
+    rnd = random.Random(seed)
+    plain = [p for p in PLAIN if len(p) <= 16 and not p.endswith(b".")]
+    keys = ["a", "b", "zero", "negzero", "ключ"]
+    lines = []
+    for _ in range(3000):
+        key = rnd.choice(keys)
+        if key == "negzero":
+            value = rnd.choice([b"-0", b"-0.0", b"-0.000"])
+        elif key == "zero":
+            value = rnd.choice([b"-0", b"0", b"0.00", b"-0.0"])
+        else:
+            value = (
+                rnd.choice(plain) if rnd.random() < 0.7 else str(rnd.randint(-999, 999)).encode()
+            )
+        lines.append(b'{"key":"' + key.encode() + b'","value":' + value + b',"n":1}')
+    ref = AggregateFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory().open("x.jsonl", None)
+    start = 0
+    while start < len(lines):
+        size = rnd.choice([1, 40, 500, 2000])
+        batch = lines[start : start + size]
+        if rnd.random() < 0.2:  # a value too long for the columns: this batch as Decimals
+            batch[-1] = b'{"key":"a","value":' + rnd.choice([b"12345678901234567", b"1e2"]) + b"}"
+        assert per_record(batch, ref) == ([], 0)
+        assert fast.feed_batch(RecordBatch(batch, start + 1, 0)).bad == []
+        if rnd.random() < 0.3:
+            assert fast.snapshot() == ref.snapshot(), (seed, start)
+        start += size
+    assert list(fast.finish()) == list(ref.finish())

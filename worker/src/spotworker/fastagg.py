@@ -25,17 +25,24 @@ batch) goes through the per-record code, whose answer is then the answer:
 * duplicate fields: both parsers keep the last one.
 
 CSV objects go through the per-record code (one record per line, a header).
+
+The fold: a batch whose every line is a good record with a plain number value
+(no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as text and
+is folded with Polars in exact Decimal(38, S) columns (``_fold_columnar``); any
+other batch's values become Decimals at once (``_fold_decimals``). Only one kind
+is pending at a time, so records are folded in input order either way.
 """
 
 from __future__ import annotations
 
 import decimal
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import msgspec
+import polars as pl
 
 from spotworker.tasks import (
     _CTX,
@@ -48,7 +55,8 @@ from spotworker.tasks import (
     _number,
 )
 
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+#: digits to "0" and "E" to "e": one search finds a digit before an exponent mark
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
 #: everything a JSON number may contain (plus the separator of the join)
 _NUMBER_BYTES = b"0123456789+-.eE\n"
 #: a digit, an exponent of 3 digits or more: a number that may be outside the range
@@ -57,6 +65,12 @@ _BIG_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]{3}")
 _LONG_DIGITS = 900
 #: pending records folded into the aggregates at once (memory: ~100 bytes each)
 _FOLD_AT = 65536
+#: values of at most this many characters, without an exponent, are folded as columns
+_COLUMNAR_MAX_LEN = 16
+#: pending columnar records folded at once (memory: ~120 bytes each, with Polars' copy)
+_COLUMNAR_FOLD_AT = 131072
+#: the exponent of a sum with f fractional digits
+_EXPONENTS = [Decimal(1).scaleb(-f) for f in range(_COLUMNAR_MAX_LEN)]
 
 
 class AggregateBatchTask(AggregateTask):
@@ -65,12 +79,18 @@ class AggregateBatchTask(AggregateTask):
         #: records decoded but not yet folded into self.aggs, in input order
         self._keys: list[str] = []
         self._values: list[Decimal] = []
+        #: records decoded but not yet folded, values as JSON text (see _fold_columnar)
+        self._col_keys: list[str] = []
+        self._col_texts: list[bytes] = []  # per batch: its values' texts joined by b"\n"
+        self._col_rows = 0
         self._decode: Any = None  # None: always the per-record code
         if key_field != value_field:  # (the same field: never a good record)
             rec = msgspec.defstruct(
                 "Rec", [("k", str), ("v", msgspec.Raw)], rename={"k": key_field, "v": value_field}
             )
-            self._decode = msgspec.json.Decoder(rec).decode
+            decoder = msgspec.json.Decoder(rec)
+            self._decode = decoder.decode
+            self._decode_lines = decoder.decode_lines
 
     def feed_batch(self, batch: RecordBatch) -> BatchResult:
         if self.is_csv or self._decode is None:
@@ -82,26 +102,22 @@ class AggregateBatchTask(AggregateTask):
             except UnicodeDecodeError:
                 return self._per_record(batch.lines, 0)
         zeros = data.translate(_DIGITS_TO_ZERO)
-        if (b"0e" in zeros or b"0E" in zeros) and _BIG_EXPONENT.search(data):
+        if b"0e" in zeros and _BIG_EXPONENT.search(data):
             return self._per_record(batch.lines, 0)
-        if max(map(len, batch.lines)) >= _LONG_DIGITS and b"0" * _LONG_DIGITS in zeros:
+        if len(data) >= _LONG_DIGITS and b"0" * _LONG_DIGITS in zeros:
             return self._per_record(batch.lines, 0)
-        decode = self._decode
         keys: list[str] = []
         raws: list[Any] = []
-        where: list[int] = []  # line index of each decoded record
+        where: Sequence[int] = []  # line index of each decoded record
         redo: list[int] = []  # lines for the per-record code
-        for i, line in enumerate(batch.lines):
-            if not line:
-                continue
-            try:
-                rec = decode(line)
-            except (msgspec.MsgspecError, RecursionError):
-                redo.append(i)
-                continue
-            keys.append(rec.k)
-            raws.append(rec.v)
-            where.append(i)
+        recs = None if batch.has_blank_or_space_line() else self._decode_all(data, batch.count)
+        if recs is not None:
+            keys = [rec.k for rec in recs]
+            raws = [rec.v for rec in recs]
+            where = range(len(recs))
+        else:
+            where = []
+            self._decode_each(batch.lines, keys, raws, where, redo)
         if not raws and not redo:
             return BatchResult()
         joined = b"\n".join(raws)
@@ -117,6 +133,22 @@ class AggregateBatchTask(AggregateTask):
             where = [where[j] for j in keep]
             joined = b"\n".join(raws)
         bad: list[tuple[int, str]] = []
+        if (
+            not redo
+            and len(keys) == len(raws)
+            and max(map(len, raws), default=99) <= _COLUMNAR_MAX_LEN
+            and b"e" not in joined
+            and b"E" not in joined
+        ):
+            # the common case: every line a good record with a short plain number; the
+            # values stay text until the columnar fold (no Decimal per record)
+            self._fold_decimals()
+            self._col_keys += keys
+            self._col_texts.append(joined)
+            self._col_rows += len(keys)
+            if self._col_rows >= _COLUMNAR_FOLD_AT:
+                self._fold_columnar()
+            return BatchResult()
         if max(map(len, raws), default=0) < 40 and b"e" not in joined and b"E" not in joined:
             # every value is under 40 characters with no exponent: in range, and
             # Decimal of the JSON text is exactly what _number returns (the hot path)
@@ -126,14 +158,48 @@ class AggregateBatchTask(AggregateTask):
         if redo:
             keys, values, more_bad = self._merge_redo(batch.lines, redo, keys, values, where)
             bad = sorted(bad + more_bad)
+        self._fold_columnar()
         self._keys += keys
         self._values += values
         if len(self._keys) >= _FOLD_AT:
-            self._fold()
+            self._fold_decimals()
         return BatchResult(bad=bad)
 
+    def _decode_all(self, data: bytes, count: int) -> list[Any] | None:
+        """Every line of ``data`` decoded in one call, or None if some line is not
+        certainly one record msgspec accepts (then: line by line). ``decode_lines``
+        skips blank and whitespace-only lines and takes two objects on one line, so
+        it is trusted only for a batch without such lines (the caller checks) when it
+        returned exactly one record per line (none held two)."""
+        try:
+            recs: list[Any] = self._decode_lines(data)
+        except (msgspec.MsgspecError, RecursionError):
+            return None
+        return recs if len(recs) == count else None
+
+    def _decode_each(
+        self,
+        lines: list[bytes],
+        keys: list[str],
+        raws: list[Any],
+        where: list[int],
+        redo: list[int],
+    ) -> None:
+        decode = self._decode
+        for i, line in enumerate(lines):
+            if not line:
+                continue
+            try:
+                rec = decode(line)
+            except (msgspec.MsgspecError, RecursionError):
+                redo.append(i)
+                continue
+            keys.append(rec.k)
+            raws.append(rec.v)
+            where.append(i)
+
     def _checked_values(
-        self, raws: list[Any], keys: list[str], where: list[int]
+        self, raws: list[Any], keys: list[str], where: Sequence[int]
     ) -> tuple[list[Decimal], list[str], list[int], list[tuple[int, str]]]:
         values: list[Decimal] = []
         good_keys: list[str] = []
@@ -155,7 +221,7 @@ class AggregateBatchTask(AggregateTask):
         redo: list[int],
         keys: list[str],
         values: list[Decimal],
-        where: list[int],
+        where: Sequence[int],
     ) -> tuple[list[str], list[Decimal], list[tuple[int, str]]]:
         """The records msgspec left to the per-record parser, merged back in line order."""
         rows = list(zip(where, keys, values, strict=True))
@@ -171,6 +237,12 @@ class AggregateBatchTask(AggregateTask):
         return [r[1] for r in rows], [r[2] for r in rows], bad
 
     def _fold(self) -> None:
+        """Fold every pending record (the columnar ones and the Decimal ones: at most one
+        kind is pending at a time, so the order of the records is kept)."""
+        self._fold_columnar()
+        self._fold_decimals()
+
+    def _fold_decimals(self) -> None:
         """Fold the pending records into the aggregates, key by key (the loops over a
         key's values run in C: sum, min, max). The result is the per-record task's:
         exact sums do not depend on the grouping (neither the value, nor the
@@ -199,6 +271,57 @@ class AggregateBatchTask(AggregateTask):
                     aggs[key] = [len(vals), total, lo, hi]
                     continue
                 agg[0] += len(vals)
+                agg[1] += total
+                agg[2] = min(agg[2], lo)  # of equal values, the earlier one stays
+                agg[3] = max(agg[3], hi)
+
+    def _fold_columnar(self) -> None:
+        """Fold the pending text-valued records into the aggregates with Polars, exactly.
+
+        Every value is a plain JSON number (no exponent) of at most _COLUMNAR_MAX_LEN
+        characters, so with S the most fractional digits of any of them, each is exact
+        in a Decimal(38, S) column (at most 16 + 15 digits) and so is any sum of up to
+        _COLUMNAR_FOLD_AT + one batch of them (below 10**38). Per key, the result is the
+        per-record task's: the exact sum with the exponent of the value with the most
+        fractional digits (Decimal addition keeps the smallest exponent), negative zero
+        only when every value was a negative zero (x + -x is +0), and as min/max the
+        text of the first of equal values (arg_min/arg_max: the first index)."""
+        if not self._col_rows:
+            return
+        keys, texts = self._col_keys, b"\n".join(self._col_texts)
+        self._col_keys, self._col_texts, self._col_rows = [], [], 0
+        t = pl.col("t")
+        df = pl.DataFrame(
+            {"k": keys, "t": pl.Series([texts.decode("ascii")]).str.split("\n").explode()}
+        )
+        frac = (t.str.len_bytes() - t.str.find(".", literal=True) - 1).fill_null(0)
+        df = df.with_columns(f=frac)
+        scale = int(df["f"].max())  # type: ignore[arg-type]
+        v = pl.col("v")
+        groups = (
+            df.with_columns(v=t.cast(pl.Decimal(38, scale)))
+            .group_by("k")
+            .agg(
+                pl.len().alias("n"),
+                v.sum().alias("sum"),
+                t.get(v.arg_min()).alias("lo"),
+                t.get(v.arg_max()).alias("hi"),
+                pl.col("f").max().alias("f"),
+                ((v == 0) & t.str.starts_with("-")).sum().alias("negzero"),
+            )
+        )
+        aggs = self.aggs
+        with decimal.localcontext(_CTX):  # Inexact traps: the quantize never rounds
+            for key, n, raw_total, lo_text, hi_text, f, negzero in groups.iter_rows():
+                total = raw_total.quantize(_EXPONENTS[f])
+                if negzero == n:
+                    total = total.copy_negate()  # -0 + -0 is -0
+                lo, hi = Decimal(lo_text), Decimal(hi_text)
+                agg = aggs.get(key)
+                if agg is None:
+                    aggs[key] = [n, total, lo, hi]
+                    continue
+                agg[0] += n
                 agg[1] += total
                 agg[2] = min(agg[2], lo)  # of equal values, the earlier one stays
                 agg[3] = max(agg[3], hi)

@@ -439,7 +439,7 @@ class Harness:
                 self.log.event("object_resume", object=obj.key, offset=prog.offset, line=prog.lines)
             feed = task.feed
             feed_batch = getattr(task, "feed_batch", None)  # the batch API (tasks.BatchTask)
-            for kind, first_line, first_off, lines, end, has_cr in iter_batches(
+            for kind, first_line, first_off, lines, end, has_cr, nlines in iter_batches(
                 self.s3,
                 cfg.bucket,
                 obj,
@@ -448,20 +448,24 @@ class Harness:
                 chunk_size=cfg.read_chunk_bytes,
                 max_record=cfg.max_record_bytes,
                 on_reconnect=reconnect,
+                split=feed_batch is None,
             ):
                 good = bad = 0
+                if kind == "data":  # the batch API, unsplit (iter_batches(split=False))
+                    assert feed_batch is not None
+                    batch, raw_lines = _record_batch(
+                        lines[0], first_line, first_off, has_cr, nlines
+                    )
+                    good, bad = self._feed_batch(
+                        feed_batch, batch, raw_lines, key=obj.key, out=out, dl=dl
+                    )
+                    self._count(prog, good, bad, first_line=first_line, nlines=batch.count, end=end)
+                    if self._safe_point(obj, prog, task, flush):
+                        raise Interrupted
+                    continue
                 if kind == "lines":
                     # CRLF: strip the CR, only in batches that have one.
                     src = [x[:-1] if x[-1:] == b"\r" else x for x in lines] if has_cr else lines
-                    if feed_batch is not None:
-                        batch = RecordBatch(src, first_line, first_off)
-                        good, bad = self._feed_batch(
-                            feed_batch, batch, lines, key=obj.key, out=out, dl=dl
-                        )
-                        self._count(prog, good, bad, first_line=first_line, lines=lines, end=end)
-                        if self._safe_point(obj, prog, task, flush):
-                            raise Interrupted
-                        continue
                     skipped = 0
                     offsets: list[int] | None = None
                     it = iter(src)
@@ -501,7 +505,7 @@ class Harness:
                         )
                     )
                     bad += 1
-                self._count(prog, good, bad, first_line=first_line, lines=lines, end=end)
+                self._count(prog, good, bad, first_line=first_line, nlines=nlines, end=end)
                 if self._safe_point(obj, prog, task, flush):
                     raise Interrupted
             # End of the object: the task's final output, then the last chunk.
@@ -519,19 +523,22 @@ class Harness:
         self,
         feed_batch: Callable[[RecordBatch], BatchResult],
         batch: RecordBatch,
-        raw_lines: list[bytes],
+        raw_lines: list[bytes] | None,
         *,
         key: str,
         out: _Scratch,
         dl: _Scratch,
     ) -> tuple[int, int]:
         """One batch through a batch task: (good, bad) records. Each bad record is
-        dead-lettered with its own line number and byte offset."""
+        dead-lettered with its own line number and byte offset (``raw_lines``: the
+        lines with their CRs, None when there are none)."""
         result = feed_batch(batch)
-        src = batch.lines
         bad = result.bad
         if bad:
-            offsets = list(accumulate((len(x) + 1 for x in raw_lines), initial=batch.first_offset))
+            src = batch.lines
+            offsets = list(
+                accumulate((len(x) + 1 for x in raw_lines or src), initial=batch.first_offset)
+            )
             last = -1
             for i, reason in bad:
                 if type(i) is not int or not last < i < len(src) or not src[i]:
@@ -543,7 +550,7 @@ class Harness:
                 dl.write(_dead_letter(key, batch.first_line + i, offsets[i], str(reason), src[i]))
         for item in result.output:
             out.write(item + b"\n")
-        good = len(src) - src.count(b"") - len(bad) - result.skipped
+        good = batch.count - batch.blank_lines() - len(bad) - result.skipped
         if good < 0:
             raise ValueError(f"task {self.task.name!r} skipped more lines than it was given")
         return good, len(bad)
@@ -555,14 +562,14 @@ class Harness:
         bad: int,
         *,
         first_line: int,
-        lines: list[bytes],
+        nlines: int,
         end: int,
     ) -> None:
         """Account for one batch: the object's progress is now at the safe point ``end``."""
         self.bytes_this_attempt += end - prog.offset
         self.records_this_attempt += good
         prog.offset = end
-        prog.lines = first_line + len(lines) - 1
+        prog.lines = first_line + nlines - 1
         prog.records += good
         prog.bad += bad
 
@@ -581,6 +588,18 @@ class Harness:
             self.log.event("progress", object=obj.key, offset=prog.offset, **self.stats())
             self.next_progress = time.monotonic() + PROGRESS_SECONDS
         return False
+
+
+def _record_batch(
+    data: bytes, first_line: int, first_offset: int, has_cr: bool, count: int
+) -> tuple[RecordBatch, list[bytes] | None]:
+    """The batch of ``data``'s lines and, when some may end in a CR, the lines with
+    their CRs (the batch's are stripped: split, only in batches that have one)."""
+    if not has_cr:
+        return RecordBatch.from_data(data, first_line, first_offset, count), None
+    raw_lines = data.split(b"\n")
+    lines = [x[:-1] if x[-1:] == b"\r" else x for x in raw_lines]
+    return RecordBatch(lines, first_line, first_offset), raw_lines
 
 
 def _finish_task(task: ObjectTask, out: _Scratch) -> None:

@@ -129,14 +129,15 @@ class InputChangedError(WorkerError):
     """The object's ETag no longer matches: restart the object cleanly."""
 
 
-# A batch the reader yields: ("lines", first_line_no, first_offset, lines, end_offset, has_cr)
-# or ("oversized", line_no, offset, [prefix], end_offset, False) for a record above the
-# limit. ``has_cr``: some line of the batch may end in a CR (found in one pass over the
-# read chunk, so that batches without one skip the CR strip).
-Batch = tuple[str, int, int, list[bytes], int, bool]
+# A batch the reader yields: ("lines", first_line_no, first_offset, lines, end_offset,
+# has_cr, line_count), ("data", ..., [buffer], ...) when not split (the lines joined by
+# b"\n"), or ("oversized", line_no, offset, [prefix], end_offset, False, 1) for a record
+# above the limit. ``has_cr``: some line of the batch may end in a CR (found in one pass
+# over the read chunk, so that batches without one skip the CR strip).
+Batch = tuple[str, int, int, list[bytes], int, bool, int]
 
 
-def iter_batches(
+def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bottom
     client: S3Client,
     bucket: str,
     obj: InputObject,
@@ -147,8 +148,13 @@ def iter_batches(
     max_record: int,
     on_reconnect: Callable[[int, str], None] | None = None,
     max_reconnects: int = 5,
+    split: bool = True,
 ) -> Iterator[Batch]:
     """Yield the object's lines from ``start_offset`` in batches of about one chunk.
+
+    ``split=False``: batches of kind "data" instead of "lines", whose fourth item is
+    ``[buffer]``, the batch's lines joined by b"\\n" (no trailing newline), not split
+    (the line count is ``buffer.count(b"\\n") + 1``).
 
     ``start_line`` is the number of lines before ``start_offset``. After each
     batch, ``end_offset`` is a safe point: every byte before it belongs to a
@@ -214,12 +220,36 @@ def iter_batches(
             skipping += nl
             line_no += 1
             end = line_start + skipping + 1
-            yield ("oversized", line_no, line_start, [skip_prefix], end, False)
+            yield ("oversized", line_no, line_start, [skip_prefix], end, False, 1)
             line_start = end
             skipping = -1
             chunk = chunk[nl + 1 :]
         data = tail + chunk if tail else chunk
         has_cr = b"\r" in data
+        if not split and (chunk_size <= max_record or len(data) <= max_record):
+            # Unsplit: only the first line can be over the limit (every other line lies
+            # inside this read, of at most chunk_size <= max_record bytes).
+            last = data.rfind(b"\n")
+            if last >= 0 and data.find(b"\n", 0, max_record + 1) >= 0:
+                buf, tail = data[:last], data[last + 1 :]
+                first_line = line_no + 1
+                first_offset = line_start
+                count = buf.count(b"\n") + 1
+                line_no += count
+                line_start += last + 1
+                yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
+                if len(tail) > max_record:
+                    skipping = len(tail)
+                    skip_prefix = tail[:1024]
+                    tail = b""
+                continue
+            if last < 0:
+                tail = data
+                if len(tail) > max_record:
+                    skipping = len(tail)
+                    skip_prefix = tail[:1024]
+                    tail = b""
+                continue
         lines = data.split(b"\n")
         tail = lines.pop()
         if lines:
@@ -228,19 +258,27 @@ def iter_batches(
             line_no += len(lines)
             line_start += len(data) - len(tail)
             if len(data) > max_record and max(map(len, lines)) > max_record:
-                yield from _split_oversized(lines, first_line, first_offset, max_record, has_cr)
+                for batch in _split_oversized(lines, first_line, first_offset, max_record, has_cr):
+                    yield batch if split or batch[0] != "lines" else _unsplit(batch)
             else:
-                yield ("lines", first_line, first_offset, lines, line_start, has_cr)
+                batch = ("lines", first_line, first_offset, lines, line_start, has_cr, len(lines))
+                yield batch if split else _unsplit(batch)
         if len(tail) > max_record:
             skipping = len(tail)
             skip_prefix = tail[:1024]
             tail = b""
     if skipping >= 0:
         line_no += 1
-        yield ("oversized", line_no, line_start, [skip_prefix], obj.size, False)
+        yield ("oversized", line_no, line_start, [skip_prefix], obj.size, False, 1)
     elif tail:
         line_no += 1
-        yield ("lines", line_no, line_start, [tail], obj.size, b"\r" in tail)
+        batch = ("lines", line_no, line_start, [tail], obj.size, b"\r" in tail, 1)
+        yield batch if split else _unsplit(batch)
+
+
+def _unsplit(batch: Batch) -> Batch:
+    _, first_line, first_offset, lines, end, has_cr, count = batch
+    return ("data", first_line, first_offset, [b"\n".join(lines)], end, has_cr, count)
 
 
 def _split_oversized(
@@ -253,12 +291,12 @@ def _split_oversized(
         end = offset + len(line) + 1
         if len(line) > max_record:
             if run:
-                yield ("lines", run_line, run_offset, run, offset, has_cr)
+                yield ("lines", run_line, run_offset, run, offset, has_cr, len(run))
                 run = []
-            yield ("oversized", first_line + i, offset, [line[:1024]], end, False)
+            yield ("oversized", first_line + i, offset, [line[:1024]], end, False, 1)
             run_line, run_offset = first_line + i + 1, end
         else:
             run.append(line)
         offset = end
     if run:
-        yield ("lines", run_line, run_offset, run, offset, has_cr)
+        yield ("lines", run_line, run_offset, run, offset, has_cr, len(run))

@@ -58,21 +58,83 @@ class ObjectTask(Protocol):
     def snapshot(self) -> JSONValue: ...
 
 
-@dataclass(frozen=True)
-class RecordBatch:
-    """The complete records of one read chunk, handed to :meth:`BatchTask.feed_batch`."""
+#: an inner line that is empty or only blanks (RecordBatch.has_blank_or_space_line)
+_BLANKISH = re.compile(rb"\n[ \t\r]*\n")
 
-    #: one entry per line: without its newline and trailing CR; b"" is a blank line
-    #: (not a record: never reported bad or skipped)
-    lines: list[bytes]
-    #: line number (1-based) and byte offset in the object of ``lines[0]``
-    first_line: int
-    first_offset: int
+
+class RecordBatch:
+    """The complete records of one read chunk, handed to :meth:`BatchTask.feed_batch`.
+
+    Made from the lines, or from the read buffer itself (``from_data``): then the
+    lines are split only when a task (or the harness, for a bad record) asks for them,
+    so a task that parses ``data`` whole never pays for a list of lines."""
+
+    __slots__ = ("_blankish", "_data", "_lines", "count", "first_line", "first_offset")
+
+    def __init__(
+        self,
+        lines: list[bytes] | None,
+        first_line: int,
+        first_offset: int,
+        *,
+        data: bytes = b"",
+        count: int | None = None,
+    ) -> None:
+        self._lines = lines
+        self._data = data if lines is None else None
+        self._blankish: bool | None = None
+        #: line number (1-based) and byte offset in the object of the first line
+        self.first_line = first_line
+        self.first_offset = first_offset
+        #: how many lines (blank ones included)
+        if count is None:
+            count = len(lines) if lines is not None else data.count(b"\n") + 1
+        self.count = count
+
+    @classmethod
+    def from_data(
+        cls, data: bytes, first_line: int, first_offset: int, count: int | None = None
+    ) -> RecordBatch:
+        """A batch of the lines of ``data`` (lines joined by b"\\n", no trailing newline;
+        ``count``: how many, when the caller has counted them)."""
+        return cls(None, first_line, first_offset, data=data, count=count)
+
+    @property
+    def lines(self) -> list[bytes]:
+        """One entry per line: without its newline and trailing CR; b"" is a blank line
+        (not a record: never reported bad or skipped)."""
+        if self._lines is None:
+            assert self._data is not None
+            self._lines = self._data.split(b"\n")
+        return self._lines
 
     @property
     def data(self) -> bytes:
         """The lines joined by b"\\n" (no trailing newline): one buffer for a parser."""
-        return b"\n".join(self.lines)
+        if self._data is None:
+            assert self._lines is not None
+            self._data = b"\n".join(self._lines)
+        return self._data
+
+    def blank_lines(self) -> int:
+        """How many lines are blank (without splitting ``data`` when it has none)."""
+        if self._lines is None and not self.has_blank_or_space_line():
+            return 0
+        return self.lines.count(b"")
+
+    def has_blank_or_space_line(self) -> bool:
+        """Whether some line is empty or only spaces, tabs and CRs (one regex pass over
+        ``data``, remembered: a task and the harness may both ask)."""
+        if self._blankish is None:
+            data = self.data
+            first, last = data.find(b"\n"), data.rfind(b"\n")
+            self._blankish = bool(
+                not data.strip(b" \t\r")
+                or not data[: first if first >= 0 else len(data)].strip(b" \t\r")
+                or not data[last + 1 :].strip(b" \t\r")
+                or _BLANKISH.search(data)
+            )
+        return self._blankish
 
 
 @dataclass
