@@ -82,7 +82,6 @@ class AggregateBatchTask(AggregateTask):
         #: records decoded but not yet folded, values as JSON text (see _fold_columnar)
         self._col_keys: list[str] = []
         self._col_texts: list[bytes] = []  # per batch: its values' texts joined by b"\n"
-        self._col_rows = 0
         self._decode: Any = None  # None: always the per-record code
         if key_field != value_field:  # (the same field: never a good record)
             rec = msgspec.defstruct(
@@ -135,7 +134,6 @@ class AggregateBatchTask(AggregateTask):
         bad: list[tuple[int, str]] = []
         if (
             not redo
-            and len(keys) == len(raws)
             and max(map(len, raws), default=99) <= _COLUMNAR_MAX_LEN
             and b"e" not in joined
             and b"E" not in joined
@@ -145,8 +143,7 @@ class AggregateBatchTask(AggregateTask):
             self._fold_decimals()
             self._col_keys += keys
             self._col_texts.append(joined)
-            self._col_rows += len(keys)
-            if self._col_rows >= _COLUMNAR_FOLD_AT:
+            if len(self._col_keys) >= _COLUMNAR_FOLD_AT:
                 self._fold_columnar()
             return BatchResult()
         if max(map(len, raws), default=0) < 40 and b"e" not in joined and b"E" not in joined:
@@ -265,15 +262,7 @@ class AggregateBatchTask(AggregateTask):
             for key, vals in groups.items():
                 # sum() from the first value, not from 0 (0 + 1E+2 would be 100)
                 total = sum(vals[1:], vals[0]) if len(vals) > 1 else vals[0]
-                lo, hi = min(vals), max(vals)
-                agg = aggs.get(key)
-                if agg is None:
-                    aggs[key] = [len(vals), total, lo, hi]
-                    continue
-                agg[0] += len(vals)
-                agg[1] += total
-                agg[2] = min(agg[2], lo)  # of equal values, the earlier one stays
-                agg[3] = max(agg[3], hi)
+                _merge(aggs, key, [len(vals), total, min(vals), max(vals)])
 
     def _fold_columnar(self) -> None:
         """Fold the pending text-valued records into the aggregates with Polars, exactly.
@@ -286,10 +275,10 @@ class AggregateBatchTask(AggregateTask):
         fractional digits (Decimal addition keeps the smallest exponent), negative zero
         only when every value was a negative zero (x + -x is +0), and as min/max the
         text of the first of equal values (arg_min/arg_max: the first index)."""
-        if not self._col_rows:
+        if not self._col_keys:
             return
         keys, texts = self._col_keys, b"\n".join(self._col_texts)
-        self._col_keys, self._col_texts, self._col_rows = [], [], 0
+        self._col_keys, self._col_texts = [], []
         t = pl.col("t")
         df = pl.DataFrame(
             {"k": keys, "t": pl.Series([texts.decode("ascii")]).str.split("\n").explode()}
@@ -316,15 +305,7 @@ class AggregateBatchTask(AggregateTask):
                 total = raw_total.quantize(_EXPONENTS[f])
                 if negzero == n:
                     total = total.copy_negate()  # -0 + -0 is -0
-                lo, hi = Decimal(lo_text), Decimal(hi_text)
-                agg = aggs.get(key)
-                if agg is None:
-                    aggs[key] = [n, total, lo, hi]
-                    continue
-                agg[0] += n
-                agg[1] += total
-                agg[2] = min(agg[2], lo)  # of equal values, the earlier one stays
-                agg[3] = max(agg[3], hi)
+                _merge(aggs, key, [n, total, Decimal(lo_text), Decimal(hi_text)])
 
     def snapshot(self) -> JSONValue:
         self._fold()
@@ -351,6 +332,19 @@ class AggregateBatchTask(AggregateTask):
             except SkipRecord:
                 skipped += 1
         return BatchResult(bad=bad, skipped=skipped)
+
+
+def _merge(aggs: dict[str, list[Any]], key: str, part: list[Any]) -> None:
+    """Merge one key's partial aggregate [count, sum, min, max] (in the current decimal
+    context)."""
+    agg = aggs.get(key)
+    if agg is None:
+        aggs[key] = part
+        return
+    agg[0] += part[0]
+    agg[1] += part[1]
+    agg[2] = min(agg[2], part[2])  # of equal values, the earlier one stays
+    agg[3] = max(agg[3], part[3])
 
 
 def _is_number(raw: Any) -> bool:

@@ -465,7 +465,7 @@ class Harness:
                     continue
                 if kind == "lines":
                     # CRLF: strip the CR, only in batches that have one.
-                    src = [x[:-1] if x[-1:] == b"\r" else x for x in lines] if has_cr else lines
+                    src = _strip_cr(lines) if has_cr else lines
                     skipped = 0
                     offsets: list[int] | None = None
                     it = iter(src)
@@ -598,8 +598,11 @@ def _record_batch(
     if not has_cr:
         return RecordBatch.from_data(data, first_line, first_offset, count), None
     raw_lines = data.split(b"\n")
-    lines = [x[:-1] if x[-1:] == b"\r" else x for x in raw_lines]
-    return RecordBatch(lines, first_line, first_offset), raw_lines
+    return RecordBatch(_strip_cr(raw_lines), first_line, first_offset), raw_lines
+
+
+def _strip_cr(lines: list[bytes]) -> list[bytes]:
+    return [x[:-1] if x[-1:] == b"\r" else x for x in lines]
 
 
 def _finish_task(task: ObjectTask, out: _Scratch) -> None:

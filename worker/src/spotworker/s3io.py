@@ -226,43 +226,46 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
             chunk = chunk[nl + 1 :]
         data = tail + chunk if tail else chunk
         has_cr = b"\r" in data
-        if not split and (chunk_size <= max_record or len(data) <= max_record):
-            # Unsplit: only the first line can be over the limit (every other line lies
-            # inside this read, of at most chunk_size <= max_record bytes).
-            last = data.rfind(b"\n")
-            if last >= 0 and data.find(b"\n", 0, max_record + 1) >= 0:
-                buf, tail = data[:last], data[last + 1 :]
-                first_line = line_no + 1
-                first_offset = line_start
-                count = buf.count(b"\n") + 1
-                line_no += count
-                line_start += last + 1
-                yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
-                if len(tail) > max_record:
-                    skipping = len(tail)
-                    skip_prefix = tail[:1024]
-                    tail = b""
-                continue
-            if last < 0:
-                tail = data
-                if len(tail) > max_record:
-                    skipping = len(tail)
-                    skip_prefix = tail[:1024]
-                    tail = b""
-                continue
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        if lines:
+        # Unsplit when only the first line can be over the limit (every other line lies
+        # inside this read, of at most chunk_size <= max_record bytes) and it is not.
+        last = data.rfind(b"\n")
+        if (
+            not split
+            and (chunk_size <= max_record or len(data) <= max_record)
+            and last >= 0
+            and data.find(b"\n", 0, max_record + 1) >= 0
+        ):
+            buf, tail = data[:last], data[last + 1 :]
             first_line = line_no + 1
             first_offset = line_start
-            line_no += len(lines)
-            line_start += len(data) - len(tail)
-            if len(data) > max_record and max(map(len, lines)) > max_record:
-                for batch in _split_oversized(lines, first_line, first_offset, max_record, has_cr):
-                    yield batch if split or batch[0] != "lines" else _unsplit(batch)
-            else:
-                batch = ("lines", first_line, first_offset, lines, line_start, has_cr, len(lines))
-                yield batch if split else _unsplit(batch)
+            count = buf.count(b"\n") + 1
+            line_no += count
+            line_start += last + 1
+            yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
+        else:
+            lines = data.split(b"\n")
+            tail = lines.pop()
+            if lines:
+                first_line = line_no + 1
+                first_offset = line_start
+                line_no += len(lines)
+                line_start += len(data) - len(tail)
+                if len(data) > max_record and max(map(len, lines)) > max_record:
+                    for batch in _split_oversized(
+                        lines, first_line, first_offset, max_record, has_cr
+                    ):
+                        yield batch if split or batch[0] != "lines" else _unsplit(batch)
+                else:
+                    batch = (
+                        "lines",
+                        first_line,
+                        first_offset,
+                        lines,
+                        line_start,
+                        has_cr,
+                        len(lines),
+                    )
+                    yield batch if split else _unsplit(batch)
         if len(tail) > max_record:
             skipping = len(tail)
             skip_prefix = tail[:1024]
