@@ -84,3 +84,29 @@ class _WrongIndexFactory:
 
 def wrong_index(cfg: Any) -> _WrongIndexFactory:
     return _WrongIndexFactory()
+
+
+class _EngineEnv:
+    """Reports, per object, the engine thread setting its process runs with."""
+
+    def feed(self, record: bytes) -> None:
+        return None
+
+    def finish(self) -> Iterable[bytes]:
+        import os
+
+        yield json.dumps({"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS")}).encode()
+
+    def snapshot(self) -> Any:
+        return None
+
+
+class _EngineEnvFactory:
+    name = "engine_env"
+
+    def open(self, key: str, snapshot: Any) -> _EngineEnv:
+        return _EngineEnv()
+
+
+def engine_env(cfg: Any) -> _EngineEnvFactory:
+    return _EngineEnvFactory()

@@ -21,8 +21,19 @@ from typing import Any
 import pytest
 from spotworker.config import load_config
 from spotworker.errors import ConfigError
+from spotworker.pool import engine_threads
 from spotworker.vcpus import resolve_processes
-from swtestlib import expected, gen_records, job_result, jsonl, run_inprocess, worker_env
+from swtestlib import (
+    TESTS_DIR,
+    committed_lines,
+    expected,
+    gen_records,
+    job_result,
+    jsonl,
+    run_inprocess,
+    run_subprocess,
+    worker_env,
+)
 
 VISIBLE = len(os.sched_getaffinity(0))
 
@@ -140,3 +151,36 @@ def test_run_uses_the_reserved_vcpus(
     assert job_result(s3, bucket) == expected([x for r in recs for x in r])
     done = run.named("done")
     assert len(done) == 1 and done[0]["records"] == 8000 and done[0]["objects_done"] == 4
+
+
+def test_engine_threads_share_out_the_vcpus() -> None:
+    assert engine_threads(2, {"vcpus": 8.0}) == 4
+    assert engine_threads(4, {"vcpus": 2.0}) == 1  # never 0
+    assert engine_threads(3, {"vcpus": 16.0, "cpus_visible": 64}) == 5  # the reservation first
+    assert engine_threads(2, {"cpus_visible": 16}) == 8  # CFGEN_PROCESSES: the visible CPUs
+    assert engine_threads(2, {}) == max(1, VISIBLE // 2)
+
+
+@pytest.mark.skipif(VISIBLE < 2, reason="the pool needs 2 CPUs")
+def test_pool_children_run_the_engine_with_their_share(
+    s3: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"input/{i}.jsonl", Body=jsonl(gen_records(50, i)))
+    base = worker_env(
+        bucket,
+        tmp_path,
+        CFGEN_PROCESSES="2",
+        CFGEN_TASK="sw_example_tasks:engine_env",
+        PYTHONPATH=str(TESTS_DIR),
+    )
+    run = run_subprocess(base)
+    assert run.code == 0, run.raw
+    got = [json.loads(x) for x in committed_lines(s3, bucket)]
+    assert got == [{"POLARS_MAX_THREADS": str(VISIBLE // 2)}] * 3
+    # a value the job sets itself is kept
+    run = run_subprocess({**base, "AWS_BATCH_JOB_ID": "job-2", "POLARS_MAX_THREADS": "3"})
+    assert run.code == 0, run.raw
+    got = [json.loads(x) for x in committed_lines(s3, bucket, job="job-2")]
+    assert got == [{"POLARS_MAX_THREADS": "3"}] * 3

@@ -47,6 +47,7 @@ from spotworker.harness import PROGRESS_SECONDS, Harness, Interrupted
 from spotworker.interrupt import StopFlag
 from spotworker.s3io import InputObject, make_client
 from spotworker.tasks import load_task
+from spotworker.vcpus import _cpus_visible
 
 
 class _Child:
@@ -91,7 +92,13 @@ class _Pool:
             scratch = h.scratch / f"proc-{number}"
             scratch.mkdir()
             parent_conn, child_conn = ctx.Pipe()
-            where = _Where(h.shard, h.shards, scratch, os.getpid())
+            where = _Where(
+                h.shard,
+                h.shards,
+                scratch,
+                os.getpid(),
+                engine_threads(h.processes, h.processes_info),
+            )
             process = ctx.Process(
                 target=child_main,
                 args=(child_conn, h.cfg, where),
@@ -252,6 +259,17 @@ class _Where:
     shards: int
     scratch: Path
     parent_pid: int
+    #: threads for a task's engine in each process (POLARS_MAX_THREADS)
+    engine_threads: int
+
+
+def engine_threads(processes: int, info: dict[str, Any]) -> int:
+    """Threads for a multi-threaded engine (Polars) in each of ``processes`` worker
+    processes: the job's vCPUs (``info`` from spotworker.vcpus; else the CPUs this
+    process may run on) shared out, at least 1, so that N processes do not each start
+    a thread per CPU of the host and oversubscribe the job's vCPUs N times."""
+    cpus = info.get("vcpus") or info.get("cpus_visible") or _cpus_visible()
+    return max(1, int(cpus) // max(1, processes))
 
 
 def child_main(conn: Connection, cfg: Config, where: _Where) -> None:
@@ -259,6 +277,9 @@ def child_main(conn: Connection, cfg: Config, where: _Where) -> None:
     _die_with_parent(where.parent_pid)
     stop = _PipeStop(conn)
     stop.install()  # a SIGTERM sent to this process itself stops it too
+    # before the task imports Polars (read once, at its first use); a value the job
+    # sets itself is kept
+    os.environ.setdefault("POLARS_MAX_THREADS", str(where.engine_threads))
     from spotworker.entry import _as_worker_error
 
     log: Any = _PipeLog(conn)
