@@ -149,6 +149,31 @@ def test_every_nasty_line_alone_and_all_together() -> None:
         assert list(fast.finish()) == list(ref.finish())
 
 
+# Batches where msgspec's decode_lines (which takes any whitespace, newlines too,
+# between values) returns one record per line although the lines are not one record
+# each: a record split over two lines and a line of two records cancel out in the
+# count, blank or whitespace-only lines likewise.
+SPANNING = [
+    [b'{"key":"a",', b'"value":1}', b'{"key":"b","value":2}{"key":"c","value":3}'],
+    [b'{"key":"a","value":', b"1}", b'{"key":"b","value":2} {"key":"c","value":3}'],
+    [b'{"key":"a","value":1}{"key":"b","value":2}', b"", b'{"key":"c","value":3}'],
+    [b'{"key":"a","value":1}{"key":"b","value":2}', b" \t", b'{"key":"c","value":3}'],
+    [b'{"key":"a","n":{}', b'},"value":1}', b'{"key":"b","value":2}{"key":"c","value":3}'],
+    [b'{"key":"a","n":[{}', b'{}],"value":1}', b'{"key":"b","value":2}{"key":"c","value":3}'],
+    [b'{"key":"a","value":1}', b'{"key":"b","value":2}'],  # (one each: trusted)
+]
+
+
+@pytest.mark.parametrize("lines", SPANNING)
+def test_records_spanning_lines_are_the_per_record_task(lines: list[bytes]) -> None:
+    ref = AggregateFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory().open("x.jsonl", None)
+    want_bad, _ = per_record(lines, ref)
+    batch = RecordBatch.from_data(b"\n".join(lines), 1, 0)
+    assert fast.feed_batch(batch).bad == want_bad
+    assert list(fast.finish()) == list(ref.finish())
+
+
 def fault_test_inputs(s3: Any, bucket: str) -> None:
     """The data of the fault tests: the interrupt tests' objects (bad lines in them),
     the chaos run's JSON Lines and CSV (odd keys, exponents, bad lines), a CRLF object

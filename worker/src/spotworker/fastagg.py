@@ -109,7 +109,7 @@ class AggregateBatchTask(AggregateTask):
         raws: list[Any] = []
         where: Sequence[int] = []  # line index of each decoded record
         redo: list[int] = []  # lines for the per-record code
-        recs = None if batch.has_blank_or_space_line() else self._decode_all(data, batch.count)
+        recs = self._decode_all(data, batch.count) if batch.every_line_braced() else None
         if recs is not None:
             keys = [rec.k for rec in recs]
             raws = [rec.v for rec in recs]
@@ -165,9 +165,11 @@ class AggregateBatchTask(AggregateTask):
     def _decode_all(self, data: bytes, count: int) -> list[Any] | None:
         """Every line of ``data`` decoded in one call, or None if some line is not
         certainly one record msgspec accepts (then: line by line). ``decode_lines``
-        skips blank and whitespace-only lines and takes two objects on one line, so
-        it is trusted only for a batch without such lines (the caller checks) when it
-        returned exactly one record per line (none held two)."""
+        takes any whitespace between values, newlines included: it skips blank lines,
+        reads a record split over two lines as one and two records on one line as two.
+        So it is trusted only when every line is braced (the caller checks
+        RecordBatch.every_line_braced: no value spans lines, no line is blank, so each
+        line holds one record or more) and it returned exactly one record per line."""
         try:
             recs: list[Any] = self._decode_lines(data)
         except (msgspec.MsgspecError, RecursionError):

@@ -122,6 +122,18 @@ class RecordBatch:
             return 0
         return self.lines.count(b"")
 
+    def every_line_braced(self) -> bool:
+        """Whether every line starts with "{" and ends with "}" (one search over ``data``:
+        each newline sits between a "}" and a "{"). Then no line is blank or only
+        blanks, and, in valid JSON, no value spans two lines: a newline between a "}" and
+        a "{" cannot be inside a string (raw newlines are not allowed there) nor between
+        two tokens of one value (a "}" is followed by ",", "}" or "]" inside a value)."""
+        data = self.data
+        braced = data[:1] == b"{" and data[-1:] == b"}" and data.count(b"}\n{") == self.count - 1
+        if braced:
+            self._blankish = False
+        return braced
+
     def has_blank_or_space_line(self) -> bool:
         """Whether some line is empty or only spaces, tabs and CRs (one regex pass over
         ``data``, remembered: a task and the harness may both ask)."""
