@@ -271,3 +271,17 @@ def test_columnar_fold_is_the_per_record_task(seed: int) -> None:
             assert fast.snapshot() == ref.snapshot(), (seed, start)
         start += size
     assert list(fast.finish()) == list(ref.finish())
+
+
+@pytest.mark.parametrize("where", [0, 700, -1])
+def test_a_large_batch_finds_a_number_outside_the_range(where: int) -> None:
+    # above fastagg._POLARS_SEARCH_FROM bytes the exponent search runs in Polars
+    lines = jsonl(gen_records(1500, 4)).split(b"\n")[:-1]
+    lines.insert(where if where >= 0 else len(lines), b'{"key":"c","value":1,"ts":1e99999}')
+    assert len(b"\n".join(lines)) > 65536
+    ref = AggregateFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory().open("x.jsonl", None)
+    want_bad, _ = per_record(lines, ref)
+    assert len(want_bad) == 1
+    assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == want_bad
+    assert list(fast.finish()) == list(ref.finish())

@@ -69,6 +69,8 @@ _FOLD_AT = 65536
 _COLUMNAR_MAX_LEN = 16
 #: pending columnar records folded at once (memory: ~120 bytes each, with Polars' copy)
 _COLUMNAR_FOLD_AT = 131072
+#: buffers of this many bytes or more are searched with Polars (_contains)
+_POLARS_SEARCH_FROM = 65536
 #: the exponent of a sum with f fractional digits
 _EXPONENTS = [Decimal(1).scaleb(-f) for f in range(_COLUMNAR_MAX_LEN)]
 
@@ -101,7 +103,7 @@ class AggregateBatchTask(AggregateTask):
             except UnicodeDecodeError:
                 return self._per_record(batch.lines, 0)
         zeros = data.translate(_DIGITS_TO_ZERO)
-        if b"0e" in zeros and _BIG_EXPONENT.search(data):
+        if _contains(zeros, b"0e") and _BIG_EXPONENT.search(data):
             return self._per_record(batch.lines, 0)
         if len(data) >= _LONG_DIGITS and b"0" * _LONG_DIGITS in zeros:
             return self._per_record(batch.lines, 0)
@@ -347,6 +349,15 @@ def _merge(aggs: dict[str, list[Any]], key: str, part: list[Any]) -> None:
     agg[1] += part[1]
     agg[2] = min(agg[2], part[2])  # of equal values, the earlier one stays
     agg[3] = max(agg[3], part[3])
+
+
+def _contains(data: bytes, needle: bytes) -> bool:
+    """``needle in data``, for a large ``data`` with Polars (Rust's memchr::memmem): about
+    twice as fast per MiB as CPython 3.11's search when the needle's bytes are frequent
+    in ``data``, as "0" and "e" are in JSON Lines with digits mapped to "0"."""
+    if len(data) < _POLARS_SEARCH_FROM:
+        return needle in data
+    return bool(pl.Series([data], dtype=pl.Binary).bin.contains(needle)[0])
 
 
 def _is_number(raw: Any) -> bool:
