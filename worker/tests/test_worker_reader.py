@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from spotworker.config import load_config
 from spotworker.errors import ConfigError
-from spotworker.s3io import InputObject, ReadAhead, iter_batches
+from spotworker.s3io import InputObject, iter_batches
 
 
 def reference(body: bytes, max_record: int) -> list[tuple[str, int, int, bytes]]:
@@ -67,9 +64,7 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
     etag = s3.head_object(Bucket=bucket, Key="k")["ETag"]
     obj = InputObject(0, "k", etag, len(body))
     want = reference(body, max_record)
-    for (chunk, split), ahead in zip(
-        itertools.product((1024, 1031, 4096, 65536), (True, False)), itertools.cycle((0, 1, 3))
-    ):
+    for chunk, split in itertools.product((1024, 1031, 4096, 65536), (True, False)):
         got = flatten(
             iter_batches(
                 s3,
@@ -80,10 +75,9 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
                 chunk_size=chunk,
                 max_record=max_record,
                 split=split,
-                read_ahead=ahead,
             )
         )
-        assert got == want, (chunk, max_record, split, ahead)
+        assert got == want, (chunk, max_record, split)
     # resuming at any safe point (a line start) yields the rest, numbered on
     for (kind, number, offset, _), split in itertools.product(
         want[:: max(1, len(want) // 7)], (True, False)
@@ -99,7 +93,6 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
                 chunk_size=1024,
                 max_record=max_record,
                 split=split,
-                read_ahead=2 if split else 0,
             )
         )
         assert got == [w for w in want if w[1] >= number]
@@ -128,10 +121,6 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
         (
             {"CFGEN_CHECKPOINT_SECONDS": "1e3"},
             "CFGEN_CHECKPOINT_SECONDS='1e3': must be a number (like 30 or 0.5)",
-        ),
-        (
-            {"CFGEN_READ_AHEAD": "17"},
-            "CFGEN_READ_AHEAD='17': must be between 0 and 16",
         ),
         (
             {"CFGEN_MAX_BAD_RATIO": "1.5"},
@@ -191,50 +180,3 @@ def test_config_errors_name_field_value_rule(env: dict[str, str], message: str) 
     with pytest.raises(ConfigError) as err:
         load_config(full)
     assert str(err.value) == message
-
-
-class _Source:
-    """A source that records where it ran and whether it was closed."""
-
-    def __init__(self, items: list[Any], fail: BaseException | None = None) -> None:
-        self.items, self.fail = items, fail
-        self.threads: set[str] = set()
-        self.closed = threading.Event()
-        self.produced = 0
-
-    def __iter__(self) -> Iterator[Any]:
-        try:
-            for item in self.items:
-                self.threads.add(threading.current_thread().name)
-                self.produced += 1
-                yield item
-            if self.fail is not None:
-                raise self.fail
-        finally:
-            self.closed.set()
-
-
-def test_read_ahead_keeps_order_then_raises_in_the_consumer() -> None:
-    src = _Source([b"a", (3, "ReadTimeoutError"), b"b", b"c"], fail=OSError("cut"))
-    got: list[Any] = []
-    with pytest.raises(OSError, match="cut"):
-        for item in ReadAhead(iter(src), 1):
-            got.append((item, threading.current_thread().name))
-    main = threading.current_thread().name
-    # every item, in order, then the error: all seen in the consumer's thread,
-    # produced in another one
-    assert got == [(b"a", main), ((3, "ReadTimeoutError"), main), (b"b", main), (b"c", main)]
-    assert src.threads == {"s3-read-ahead"}
-    assert src.closed.wait(5)
-
-
-def test_read_ahead_stays_within_depth_and_stops_with_its_consumer() -> None:
-    src = _Source([bytes([i]) for i in range(100)])
-    items = iter(ReadAhead(iter(src), 2))
-    assert next(items) == b"\x00"
-    time.sleep(0.3)  # the producer runs ahead, but at most `depth` items (+1 in hand)
-    assert src.produced <= 1 + 2 + 1
-    items.close()  # e.g. the harness stops at a safe point
-    # the producer stops at its next item and closes the source in its own thread
-    assert src.closed.wait(5)
-    assert src.produced < 10

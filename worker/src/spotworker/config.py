@@ -39,8 +39,6 @@ class Config:
     max_bad_ratio: float = 0.01
     max_record_bytes: int = 1024 * 1024
     read_chunk_bytes: int = 1024 * 1024
-    #: CFGEN_READ_AHEAD: chunks a thread reads ahead of the task (0: none)
-    read_ahead_chunks: int = 2
     s3_max_attempts: int = 8
     #: botocore read timeout: a connection that stalls this long is dropped and retried.
     s3_read_timeout_seconds: float = 30.0
@@ -193,9 +191,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     processes = None if raw_processes == "auto" else _int(env, "CFGEN_PROCESSES", None, 1, 256)
     max_record = _int(env, "CFGEN_MAX_RECORD_BYTES", 1024 * 1024, 16, 256 * 1024 * 1024)
     chunk = _int(env, "CFGEN_READ_CHUNK_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024)
-    read_ahead = _int(env, "CFGEN_READ_AHEAD", 2, 0, 16)
     s3_attempts = _int(env, "CFGEN_S3_MAX_ATTEMPTS", 8, 1, 20)
-    assert attempt is not None and max_record is not None and read_ahead is not None
+    assert attempt is not None and max_record is not None
     assert chunk is not None and s3_attempts is not None
     return Config(
         bucket=bucket,
@@ -216,7 +213,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         max_bad_ratio=_float(env, "CFGEN_MAX_BAD_RATIO", 0.01, 0.0, 1.0),
         max_record_bytes=max_record,
         read_chunk_bytes=chunk,
-        read_ahead_chunks=read_ahead,
         s3_max_attempts=s3_attempts,
         s3_read_timeout_seconds=_float(env, "CFGEN_S3_READ_TIMEOUT_SECONDS", 30.0, 0.1, 600.0),
         grace_seconds=_float(env, "CFGEN_GRACE_SECONDS", 95.0, 0.0, 3600.0),

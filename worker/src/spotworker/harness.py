@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from itertools import accumulate
 from operator import length_hint
 from pathlib import Path
@@ -50,7 +50,6 @@ from spotworker.errors import (
 from spotworker.interrupt import StopFlag
 from spotworker.logs import EventLog
 from spotworker.s3io import (
-    Batch,
     InputChangedError,
     InputObject,
     S3Client,
@@ -433,7 +432,6 @@ class Harness:
         def reconnect(pos: int, why: str) -> None:
             self.log.event("reconnect", object=obj.key, offset=pos, error=why)
 
-        batches: Generator[Batch, None, None] | None = None
         try:
             if prog.offset == 0 and prog.lines == 0:
                 self.log.event("object_start", object=obj.key, size=obj.size)
@@ -441,7 +439,7 @@ class Harness:
                 self.log.event("object_resume", object=obj.key, offset=prog.offset, line=prog.lines)
             feed = task.feed
             feed_batch = getattr(task, "feed_batch", None)  # the batch API (tasks.BatchTask)
-            batches = iter_batches(
+            for kind, first_line, first_off, lines, end, has_cr, nlines in iter_batches(
                 self.s3,
                 cfg.bucket,
                 obj,
@@ -451,9 +449,7 @@ class Harness:
                 max_record=cfg.max_record_bytes,
                 on_reconnect=reconnect,
                 split=feed_batch is None,
-                read_ahead=cfg.read_ahead_chunks,
-            )
-            for kind, first_line, first_off, lines, end, has_cr, nlines in batches:
+            ):
                 good = bad = 0
                 if kind == "data":  # the batch API, unsplit (iter_batches(split=False))
                     assert feed_batch is not None
@@ -520,8 +516,6 @@ class Harness:
             prog.done = True
             prog.state = None
         finally:
-            if batches is not None:
-                batches.close()  # (stops the read-ahead thread at once, not at collection)
             out.close()
             dl.close()
 

@@ -3,19 +3,15 @@
 The reader streams one object with ranged GETs pinned to the ETag the shard
 started with (``IfMatch``): a changed object fails with 412 instead of mixing
 two versions. A connection reset mid-body reopens the range at the next unread
-byte; memory is one read chunk (and the chunks read ahead, see ReadAhead) plus
-at most one partial record.
+byte; memory is one read chunk plus at most one partial record.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import queue
-import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -141,131 +137,7 @@ class InputChangedError(WorkerError):
 Batch = tuple[str, int, int, list[bytes], int, bool, int]
 
 
-def body_chunks(
-    client: S3Client,
-    bucket: str,
-    obj: InputObject,
-    *,
-    start_offset: int,
-    chunk_size: int,
-    max_reconnects: int,
-) -> Iterator[bytes | tuple[int, str]]:
-    """The object's bytes from ``start_offset`` in reads of up to ``chunk_size``, in order,
-    with ``(offset, error name)`` where the body was cut and the range reopened there.
-
-    A cut body (a reset, a clean close before the announced length, a stall past
-    the read timeout) is reopened at the next unread byte, ``max_reconnects`` times
-    in a row at most (then TransientError); a changed object raises
-    InputChangedError (the GET is pinned to the listed ETag).
-    """
-    pos = start_offset  # absolute offset of the next byte to read from S3
-    failures = 0
-    body: Any = None
-    try:
-        while True:
-            if body is None:
-                if pos >= obj.size:
-                    return
-                try:
-                    body = client.get_object(
-                        Bucket=bucket, Key=obj.key, IfMatch=obj.etag, Range=f"bytes={pos}-"
-                    )["Body"]
-                except ClientError as exc:
-                    if error_code(exc) in {"PreconditionFailed", "412"}:
-                        raise InputChangedError(f"s3://{bucket}/{obj.key} changed") from None
-                    raise classify(exc, f"reading s3://{bucket}/{obj.key}") from None
-                except NETWORK_ERRORS as exc:
-                    raise classify(exc, f"reading s3://{bucket}/{obj.key}") from None
-            try:
-                chunk = body.read(chunk_size)
-            except NETWORK_ERRORS as exc:
-                failures += 1
-                body = None
-                if failures > max_reconnects:
-                    raise TransientError(
-                        f"reading s3://{bucket}/{obj.key}: {type(exc).__name__} "
-                        f"after {max_reconnects} reconnects"
-                    ) from None
-                yield (pos, type(exc).__name__)
-                continue
-            if not chunk:
-                body.close()
-                body = None
-                if pos < obj.size:  # short body without an error: reopen at pos
-                    failures += 1
-                    if failures > max_reconnects:
-                        raise TransientError(f"reading s3://{bucket}/{obj.key}: body ended early")
-                    continue
-                return
-            failures = 0
-            pos += len(chunk)
-            yield chunk
-    finally:
-        if body is not None:
-            body.close()
-
-
-_T = TypeVar("_T")
-_END = object()
-
-
-class ReadAhead(Generic[_T]):
-    """The items of ``source``, produced by a thread up to ``depth`` items ahead.
-
-    The consumer gets them in order, and then the exception that ended ``source``
-    (raised in the consumer's thread, after the items before it). When the consumer
-    stops early (its iterator closed or collected), the thread stops at its next
-    item and closes ``source`` in its own thread. The thread is a daemon: a read
-    stuck in a stalled connection never holds the process (botocore's read timeout
-    ends it). boto3 clients are thread-safe, so the consumer may keep using the
-    same client meanwhile.
-    """
-
-    def __init__(self, source: Iterator[_T], depth: int) -> None:
-        self._queue: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._produce, args=(source,), name="s3-read-ahead", daemon=True
-        )
-        self._thread.start()
-
-    def _produce(self, source: Iterator[_T]) -> None:
-        try:
-            for item in source:
-                if not self._put((item, None)):
-                    return
-            self._put((_END, None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put((_END, exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    def _put(self, item: tuple[Any, BaseException | None]) -> bool:
-        """Queue ``item``; False once the consumer has stopped."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[_T]:
-        try:
-            while True:
-                item, exc = self._queue.get()
-                if item is _END:
-                    if exc is not None:
-                        raise exc
-                    return
-                yield item
-        finally:
-            self._stop.set()
-
-
-def iter_batches(
+def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bottom
     client: S3Client,
     bucket: str,
     obj: InputObject,
@@ -277,115 +149,127 @@ def iter_batches(
     on_reconnect: Callable[[int, str], None] | None = None,
     max_reconnects: int = 5,
     split: bool = True,
-    read_ahead: int = 0,
-) -> Generator[Batch, None, None]:
+) -> Iterator[Batch]:
     """Yield the object's lines from ``start_offset`` in batches of about one chunk.
 
     ``split=False``: batches of kind "data" instead of "lines", whose fourth item is
     ``[buffer]``, the batch's lines joined by b"\\n" (no trailing newline), not split
     (the line count is ``buffer.count(b"\\n") + 1``).
 
-    ``read_ahead``: that many chunks are read by a thread ahead of the caller
-    (:class:`ReadAhead`), so that waiting for S3 overlaps the caller's work; 0 reads
-    in the caller's thread. Either way the same batches come in the same order, and a
-    reconnect is reported (``on_reconnect``, in the caller's thread) between them
-    where it happened.
-
     ``start_line`` is the number of lines before ``start_offset``. After each
     batch, ``end_offset`` is a safe point: every byte before it belongs to a
     yielded line. A UTF-8 BOM at offset 0 is dropped (offsets still count it).
     """
-    pos = start_offset  # absolute offset of the next byte of the body to handle
+    pos = start_offset  # absolute offset of the next byte to read from S3
     line_no = start_line  # lines yielded so far
     line_start = start_offset  # offset of the first byte of `tail`
     tail = b""
     skipping = -1  # > -1: length so far of an oversized record being skipped
     skip_prefix = b""
-    source = body_chunks(
-        client,
-        bucket,
-        obj,
-        start_offset=start_offset,
-        chunk_size=chunk_size,
-        max_reconnects=max_reconnects,
-    )
-    chunks: Iterator[bytes | tuple[int, str]] = (
-        iter(ReadAhead(source, read_ahead)) if read_ahead > 0 else source
-    )
-    with contextlib.closing(chunks):  # type: ignore[type-var]  # (generators have close())
-        for item in chunks:
-            if type(item) is tuple:  # a reconnect: (offset, error name)
-                if on_reconnect is not None:
-                    on_reconnect(*item)
+    failures = 0
+    body: Any = None
+    while True:
+        if body is None:
+            if pos >= obj.size:
+                break
+            try:
+                body = client.get_object(
+                    Bucket=bucket, Key=obj.key, IfMatch=obj.etag, Range=f"bytes={pos}-"
+                )["Body"]
+            except ClientError as exc:
+                if error_code(exc) in {"PreconditionFailed", "412"}:
+                    raise InputChangedError(f"s3://{bucket}/{obj.key} changed") from None
+                raise classify(exc, f"reading s3://{bucket}/{obj.key}") from None
+            except NETWORK_ERRORS as exc:
+                raise classify(exc, f"reading s3://{bucket}/{obj.key}") from None
+        try:
+            chunk = body.read(chunk_size)
+        except NETWORK_ERRORS as exc:
+            failures += 1
+            body = None
+            if failures > max_reconnects:
+                raise TransientError(
+                    f"reading s3://{bucket}/{obj.key}: {type(exc).__name__} "
+                    f"after {max_reconnects} reconnects"
+                ) from None
+            if on_reconnect is not None:
+                on_reconnect(pos, type(exc).__name__)
+            continue
+        if not chunk:
+            body.close()
+            body = None
+            if pos < obj.size:  # short body without an error: reopen at pos
+                failures += 1
+                if failures > max_reconnects:
+                    raise TransientError(f"reading s3://{bucket}/{obj.key}: body ended early")
                 continue
-            assert isinstance(item, bytes)
-            chunk = item
-            at_start = pos == 0
-            pos += len(chunk)
-            if at_start and chunk.startswith(b"\xef\xbb\xbf"):
-                chunk = chunk[3:]
-                line_start = 3
-            if skipping >= 0:
-                nl = chunk.find(b"\n")
-                if len(skip_prefix) < 1024:  # keep the record's first KiB for the dead letter
-                    stop = min(1024 - len(skip_prefix), len(chunk) if nl < 0 else nl)
-                    skip_prefix += chunk[:stop]
-                if nl < 0:
-                    skipping += len(chunk)
-                    continue
-                skipping += nl
-                line_no += 1
-                end = line_start + skipping + 1
-                yield ("oversized", line_no, line_start, [skip_prefix], end, False, 1)
-                line_start = end
-                skipping = -1
-                chunk = chunk[nl + 1 :]
-            data = tail + chunk if tail else chunk
-            has_cr = b"\r" in data
-            # Unsplit when only the first line can be over the limit (every other line lies
-            # inside this read, of at most chunk_size <= max_record bytes) and it is not.
-            last = data.rfind(b"\n")
-            if (
-                not split
-                and (chunk_size <= max_record or len(data) <= max_record)
-                and last >= 0
-                and data.find(b"\n", 0, max_record + 1) >= 0
-            ):
-                buf, tail = data[:last], data[last + 1 :]
+            break
+        failures = 0
+        at_start = pos == 0
+        pos += len(chunk)
+        if at_start and chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = chunk[3:]
+            line_start = 3
+        if skipping >= 0:
+            nl = chunk.find(b"\n")
+            if len(skip_prefix) < 1024:  # keep the record's first KiB for the dead letter
+                skip_prefix += chunk[: min(1024 - len(skip_prefix), len(chunk) if nl < 0 else nl)]
+            if nl < 0:
+                skipping += len(chunk)
+                continue
+            skipping += nl
+            line_no += 1
+            end = line_start + skipping + 1
+            yield ("oversized", line_no, line_start, [skip_prefix], end, False, 1)
+            line_start = end
+            skipping = -1
+            chunk = chunk[nl + 1 :]
+        data = tail + chunk if tail else chunk
+        has_cr = b"\r" in data
+        # Unsplit when only the first line can be over the limit (every other line lies
+        # inside this read, of at most chunk_size <= max_record bytes) and it is not.
+        last = data.rfind(b"\n")
+        if (
+            not split
+            and (chunk_size <= max_record or len(data) <= max_record)
+            and last >= 0
+            and data.find(b"\n", 0, max_record + 1) >= 0
+        ):
+            buf, tail = data[:last], data[last + 1 :]
+            first_line = line_no + 1
+            first_offset = line_start
+            count = buf.count(b"\n") + 1
+            line_no += count
+            line_start += last + 1
+            yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
+        else:
+            lines = data.split(b"\n")
+            tail = lines.pop()
+            if lines:
                 first_line = line_no + 1
                 first_offset = line_start
-                count = buf.count(b"\n") + 1
-                line_no += count
-                line_start += last + 1
-                yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
-            else:
-                lines = data.split(b"\n")
-                tail = lines.pop()
-                if lines:
-                    first_line = line_no + 1
-                    first_offset = line_start
-                    line_no += len(lines)
-                    line_start += len(data) - len(tail)
-                    if len(data) > max_record and max(map(len, lines)) > max_record:
-                        for batch in _split_oversized(
-                            lines, first_line, first_offset, max_record, has_cr
-                        ):
-                            yield batch if split or batch[0] != "lines" else _unsplit(batch)
-                    else:
-                        batch = (
-                            "lines",
-                            first_line,
-                            first_offset,
-                            lines,
-                            line_start,
-                            has_cr,
-                            len(lines),
-                        )
-                        yield batch if split else _unsplit(batch)
-            if len(tail) > max_record:
-                skipping = len(tail)
-                skip_prefix = tail[:1024]
-                tail = b""
+                line_no += len(lines)
+                line_start += len(data) - len(tail)
+                if len(data) > max_record and max(map(len, lines)) > max_record:
+                    for batch in _split_oversized(
+                        lines, first_line, first_offset, max_record, has_cr
+                    ):
+                        yield batch if split or batch[0] != "lines" else _unsplit(batch)
+                else:
+                    batch = (
+                        "lines",
+                        first_line,
+                        first_offset,
+                        lines,
+                        line_start,
+                        has_cr,
+                        len(lines),
+                    )
+                    yield batch if split else _unsplit(batch)
+        if len(tail) > max_record:
+            skipping = len(tail)
+            skip_prefix = tail[:1024]
+            tail = b""
     if skipping >= 0:
         line_no += 1
         yield ("oversized", line_no, line_start, [skip_prefix], obj.size, False, 1)
