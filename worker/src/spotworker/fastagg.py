@@ -23,6 +23,11 @@ batch) goes through the per-record code, whose answer is then the answer:
   also in fields it ignores, and rejects one outside the range; msgspec skips
   those fields) is processed record by record;
 * duplicate fields: both parsers keep the last one.
+* a batch is decoded in one ``decode_lines`` call only when every line is braced
+  (RecordBatch.every_line_braced) and one record came back per line: that call
+  reads any whitespace, newlines too, between values, so a record split over two
+  lines and two records on one line would otherwise pass for two good lines;
+  else each line is decoded on its own.
 
 CSV objects go through the per-record code (one record per line, a header).
 
