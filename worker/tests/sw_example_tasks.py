@@ -95,7 +95,14 @@ class _EngineEnv:
     def finish(self) -> Iterable[bytes]:
         import os
 
-        yield json.dumps({"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS")}).encode()
+        import polars as pl
+
+        yield json.dumps(
+            {
+                "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS"),
+                "thread_pool_size": pl.thread_pool_size(),
+            }
+        ).encode()
 
     def snapshot(self) -> Any:
         return None

@@ -178,9 +178,11 @@ def test_pool_children_run_the_engine_with_their_share(
     run = run_subprocess(base)
     assert run.code == 0, run.raw
     got = [json.loads(x) for x in committed_lines(s3, bucket)]
-    assert got == [{"POLARS_MAX_THREADS": str(VISIBLE // 2)}] * 3
+    # set before Polars was imported in the child: its thread pool has that size
+    share = VISIBLE // 2
+    assert got == [{"POLARS_MAX_THREADS": str(share), "thread_pool_size": share}] * 3
     # a value the job sets itself is kept
     run = run_subprocess({**base, "AWS_BATCH_JOB_ID": "job-2", "POLARS_MAX_THREADS": "3"})
     assert run.code == 0, run.raw
     got = [json.loads(x) for x in committed_lines(s3, bucket, job="job-2")]
-    assert got == [{"POLARS_MAX_THREADS": "3"}] * 3
+    assert got == [{"POLARS_MAX_THREADS": "3", "thread_pool_size": 3}] * 3
