@@ -47,7 +47,7 @@ from spotworker.harness import PROGRESS_SECONDS, Harness, Interrupted
 from spotworker.interrupt import StopFlag
 from spotworker.s3io import InputObject, make_client
 from spotworker.tasks import load_task
-from spotworker.vcpus import _cpus_visible
+from spotworker.vcpus import cpus_visible
 
 
 class _Child:
@@ -268,7 +268,7 @@ def engine_threads(processes: int, info: dict[str, Any]) -> int:
     processes: the job's vCPUs (``info`` from spotworker.vcpus; else the CPUs this
     process may run on) shared out, at least 1, so that N processes do not each start
     a thread per CPU of the host and oversubscribe the job's vCPUs N times."""
-    cpus = info.get("vcpus") or info.get("cpus_visible") or _cpus_visible()
+    cpus = info.get("vcpus") or info.get("cpus_visible") or cpus_visible()
     return max(1, int(cpus) // max(1, processes))
 
 

@@ -32,7 +32,8 @@ def _get(url: str) -> Any:
         return json.loads(resp.read(1 << 20))
 
 
-def _cpus_visible() -> int:
+def cpus_visible() -> int:
+    """The CPUs this process may run on (its affinity), at least 1."""
     try:
         return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):
@@ -41,7 +42,7 @@ def _cpus_visible() -> int:
 
 def resolve_processes(cfg: Config) -> tuple[int, dict[str, Any]]:
     """(processes, details for the ``processes`` event)."""
-    visible = _cpus_visible()
+    visible = cpus_visible()
     if cfg.processes is not None:
         return cfg.processes, {"source": "CFGEN_PROCESSES", "cpus_visible": visible}
     uri = cfg.ecs_metadata_uri.rstrip("/")
