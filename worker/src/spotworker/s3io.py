@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from spotworker import exitcodes
+from spotworker import exitcodes, newlines
 from spotworker.config import Config
 from spotworker.errors import (
     NETWORK_ERRORS,
@@ -238,7 +238,7 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
             buf, tail = data[:last], data[last + 1 :]
             first_line = line_no + 1
             first_offset = line_start
-            count = buf.count(b"\n") + 1
+            count = newlines.count(buf) + 1
             line_no += count
             line_start += last + 1
             yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from spotworker import newlines
 from spotworker.config import Config
 from spotworker.errors import ConfigError
 
@@ -58,18 +59,16 @@ class ObjectTask(Protocol):
     def snapshot(self) -> JSONValue: ...
 
 
-#: an inner line that is empty or only blanks (RecordBatch.has_blank_or_space_line)
-_BLANKISH = re.compile(rb"\n[ \t\r]*\n")
-
-
 class RecordBatch:
     """The complete records of one read chunk, handed to :meth:`BatchTask.feed_batch`.
 
     Made from the lines, or from the read buffer itself (``from_data``): then the
     lines are split only when a task (or the harness, for a bad record) asks for them,
-    so a task that parses ``data`` whole never pays for a list of lines."""
+    so a task that parses ``data`` whole never pays for a list of lines, and what the
+    harness needs to know of the lines (how many, how many blank) comes from one
+    vectorized scan for the newlines (spotworker.newlines)."""
 
-    __slots__ = ("_blankish", "_data", "_lines", "count", "first_line", "first_offset")
+    __slots__ = ("_data", "_lines", "_newlines", "count", "first_line", "first_offset")
 
     def __init__(
         self,
@@ -82,13 +81,13 @@ class RecordBatch:
     ) -> None:
         self._lines = lines
         self._data = data if lines is None else None
-        self._blankish: bool | None = None
+        self._newlines: newlines.Positions | None = None
         #: line number (1-based) and byte offset in the object of the first line
         self.first_line = first_line
         self.first_offset = first_offset
         #: how many lines (blank ones included)
         if count is None:
-            count = len(lines) if lines is not None else data.count(b"\n") + 1
+            count = len(lines) if lines is not None else newlines.count(data) + 1
         self.count = count
 
     @classmethod
@@ -116,37 +115,29 @@ class RecordBatch:
             self._data = b"\n".join(self._lines)
         return self._data
 
+    def newlines(self) -> newlines.Positions:
+        """The offset in ``data`` of each b"\\n" (``count - 1`` of them; computed once)."""
+        if self._newlines is None:
+            self._newlines = newlines.positions(self.data)
+        return self._newlines
+
     def blank_lines(self) -> int:
-        """How many lines are blank (without splitting ``data`` when it has none)."""
-        if self._lines is None and not self.has_blank_or_space_line():
-            return 0
-        return self.lines.count(b"")
+        """How many lines are blank (without splitting ``data``)."""
+        if self._lines is not None:
+            return self._lines.count(b"")
+        return newlines.blank_lines(self.data, self._newlines)
 
     def every_line_braced(self) -> bool:
-        """Whether every line starts with "{" and ends with "}" (one search over ``data``:
-        each newline sits between a "}" and a "{"). Then no line is blank or only
-        blanks, and, in valid JSON, no value spans two lines: a newline between a "}" and
-        a "{" cannot be inside a string (raw newlines are not allowed there) nor between
-        two tokens of one value (a "}" is followed by ",", "}" or "]" inside a value)."""
-        data = self.data
-        braced = data[:1] == b"{" and data[-1:] == b"}" and data.count(b"}\n{") == self.count - 1
-        if braced:
-            self._blankish = False
-        return braced
+        """Whether every line starts with "{" and ends with "}" (each newline sits between
+        a "}" and a "{"). Then no line is blank or only blanks, and, in valid JSON, no
+        value spans two lines: a newline between a "}" and a "{" cannot be inside a
+        string (raw newlines are not allowed there) nor between two tokens of one value
+        (a "}" is followed by ",", "}" or "]" inside a value)."""
+        return newlines.every_line_braced(self.data, self.newlines())
 
-    def has_blank_or_space_line(self) -> bool:
-        """Whether some line is empty or only spaces, tabs and CRs (one regex pass over
-        ``data``, remembered: a task and the harness may both ask)."""
-        if self._blankish is None:
-            data = self.data
-            first, last = data.find(b"\n"), data.rfind(b"\n")
-            self._blankish = bool(
-                not data.strip(b" \t\r")
-                or not data[: first if first >= 0 else len(data)].strip(b" \t\r")
-                or not data[last + 1 :].strip(b" \t\r")
-                or _BLANKISH.search(data)
-            )
-        return self._blankish
+    def longest_line(self) -> int:
+        """The length in bytes of the longest line."""
+        return newlines.longest_line(self.data, self.newlines())
 
 
 @dataclass

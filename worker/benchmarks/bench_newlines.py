@@ -1,0 +1,95 @@
+"""How the batch path's line scans were chosen: CPython against numpy, side by side.
+
+Not part of the test suite. Run from the repository root:
+
+    .venv/bin/python worker/benchmarks/bench_newlines.py [--mb 20]
+
+It generates the benchmark's JSON Lines (bench_worker.make_object), cuts them in
+1 MiB batches of whole lines (the harness's batches) and prints, per question the
+harness or the batch aggregate asks of a batch, the milliseconds per batch (best of
+5) of the plain CPython way and of spotworker.newlines / fastagg's scan, and checks
+that both give the same answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_worker import make_object
+from spotworker import newlines
+from spotworker.fastagg import _Scan
+
+_BLANKISH = re.compile(rb"\n[ \t\r]*\n")  # the blank-line search the harness used
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+
+
+def _best(fn: Callable[[bytes], Any], batches: list[bytes]) -> tuple[float, list[Any]]:
+    best = float("inf")
+    out: list[Any] = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        out = [fn(b) for b in batches]
+        best = min(best, time.perf_counter() - t0)
+    return best / len(batches) * 1e3, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "obj.jsonl"
+        make_object(path, args.mb * 1024 * 1024, 1)
+        data = path.read_bytes()
+    batches: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos + (1 << 20))
+        end = len(data) if end < 0 else end + 1
+        batches.append(data[pos : end - 1])
+        pos = end
+    scan = _Scan()
+    rows: list[tuple[str, Callable[[bytes], Any], Callable[[bytes], Any]]] = [
+        ("line count", lambda b: b.count(b"\n"), newlines.count),
+        (
+            "blank lines (no index)",
+            lambda b: b.split(b"\n").count(b"") if _BLANKISH.search(b) else 0,
+            newlines.blank_lines,
+        ),
+        ("newline positions", lambda b: None, lambda b: len(newlines.positions(b))),
+        (
+            "every line braced",
+            lambda b: b[:1] == b"{" and b[-1:] == b"}" and b.count(b"}\n{") == b.count(b"\n"),
+            lambda b: newlines.every_line_braced(b, newlines.positions(b)),
+        ),
+        (
+            "longest line",
+            lambda b: max(map(len, b.split(b"\n"))),
+            lambda b: newlines.longest_line(b, newlines.positions(b)),
+        ),
+        (
+            "digit before e/E",
+            lambda b: b"0e" in b.translate(_DIGITS_TO_ZERO),
+            scan.digit_before_exponent_mark,
+        ),
+    ]
+    print(f"{len(batches)} batches of ~1 MiB, {len(data) / 2**20:.1f} MiB; ms per batch, best of 5")
+    print(f"  {'':26s} {'CPython':>9s} {'numpy':>9s}")
+    for name, plain, fast in rows:
+        t_plain, want = _best(plain, batches)
+        t_fast, got = _best(fast, batches)
+        if name != "newline positions":
+            assert want == got, name
+        shown = "-" if name == "newline positions" else f"{t_plain:.3f}"
+        print(f"  {name:26s} {shown:>9s} {t_fast:9.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
