@@ -31,6 +31,11 @@ def _aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in base_env(moto_endpoint).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # a worker run in this process sets its engine's variables (pool.set_engine_env):
+    # undone after each test, as the rest
+    for name in ("POLARS_MAX_THREADS", "_RJEM_MALLOC_CONF"):
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

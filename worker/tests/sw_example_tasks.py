@@ -101,6 +101,7 @@ class _EngineEnv:
             {
                 "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS"),
                 "thread_pool_size": pl.thread_pool_size(),
+                "_RJEM_MALLOC_CONF": os.environ.get("_RJEM_MALLOC_CONF"),
             }
         ).encode()
 

@@ -178,11 +178,25 @@ def test_pool_children_run_the_engine_with_their_share(
     run = run_subprocess(base)
     assert run.code == 0, run.raw
     got = [json.loads(x) for x in committed_lines(s3, bucket)]
-    # set before Polars was imported in the child: its thread pool has that size
+    # set before Polars was imported in the child: its thread pool has that size, and
+    # its allocator has one arena (Polars puts its own settings first)
     share = VISIBLE // 2
-    assert got == [{"POLARS_MAX_THREADS": str(share), "thread_pool_size": share}] * 3
+    assert [(x["POLARS_MAX_THREADS"], x["thread_pool_size"]) for x in got] == [
+        (str(share), share)
+    ] * 3
+    assert all(x["_RJEM_MALLOC_CONF"].endswith(",narenas:1") for x in got), got
+    # one process: the task runs in the worker's own process, with all the vCPUs
+    run = run_subprocess({**base, "AWS_BATCH_JOB_ID": "job-1", "CFGEN_PROCESSES": "1"})
+    assert run.code == 0, run.raw
+    got = [json.loads(x) for x in committed_lines(s3, bucket, job="job-1")]
+    assert [(x["POLARS_MAX_THREADS"], x["thread_pool_size"]) for x in got] == [
+        (str(VISIBLE), VISIBLE)
+    ] * 3
+    assert all(x["_RJEM_MALLOC_CONF"].endswith(",narenas:1") for x in got), got
     # a value the job sets itself is kept
-    run = run_subprocess({**base, "AWS_BATCH_JOB_ID": "job-2", "POLARS_MAX_THREADS": "3"})
+    env = {"AWS_BATCH_JOB_ID": "job-2", "POLARS_MAX_THREADS": "3", "_RJEM_MALLOC_CONF": "narenas:2"}
+    run = run_subprocess({**base, **env})
     assert run.code == 0, run.raw
     got = [json.loads(x) for x in committed_lines(s3, bucket, job="job-2")]
-    assert got == [{"POLARS_MAX_THREADS": "3", "thread_pool_size": 3}] * 3
+    assert [(x["POLARS_MAX_THREADS"], x["thread_pool_size"]) for x in got] == [("3", 3)] * 3
+    assert all(x["_RJEM_MALLOC_CONF"].endswith(",narenas:2") for x in got), got

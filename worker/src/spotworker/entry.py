@@ -24,6 +24,7 @@ from spotworker.harness import Harness, Interrupted, make_scratch, resolve_shard
 from spotworker.interrupt import SpotNoticePoller, StopFlag
 from spotworker.ledger import Attempt
 from spotworker.logs import EventLog
+from spotworker.pool import engine_threads, set_engine_env
 from spotworker.results import aggregate_result, commit_layouts, commit_manifests
 from spotworker.s3io import check_credentials, make_client
 from spotworker.tasks import load_task
@@ -69,6 +70,10 @@ def _run(cfg: Config, log: EventLog, stop: StopFlag, attempt: Attempt) -> int:
     if cfg.job_queue:  # on Batch: EMF metrics in the log lines (spotworker.metrics)
         log.enable_metrics(cfg.job_queue)
     try:
+        processes, why = resolve_processes(cfg)
+        # this process runs the task when there is one process (and the pool's
+        # processes inherit the same settings)
+        set_engine_env(engine_threads(processes, why))
         task = load_task(cfg)
         scratch = make_scratch(cfg)
         check_credentials()
@@ -77,7 +82,6 @@ def _run(cfg: Config, log: EventLog, stop: StopFlag, attempt: Attempt) -> int:
         if cfg.poll_imds:
             poller = SpotNoticePoller(cfg.imds_endpoint, cfg.imds_interval_seconds, stop, log)
             poller.start()
-        processes, why = resolve_processes(cfg)
         harness = Harness(
             cfg,
             make_client(cfg),
