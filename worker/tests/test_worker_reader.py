@@ -98,6 +98,26 @@ def test_random_bodies_any_chunking(s3: Any, bucket: str, seed: int) -> None:
         assert got == [w for w in want if w[1] >= number]
 
 
+@pytest.mark.parametrize("at", [900, 1022, 1023, 1024, 1030])
+@pytest.mark.parametrize("split", [True, False])
+def test_a_cr_carried_over_in_the_tail_flags_its_batch(
+    s3: Any, bucket: str, at: int, split: bool
+) -> None:
+    # one CR, at or near the end of the first 1 KiB read: the line holding it is
+    # completed by the second read, whose own bytes have no CR
+    body = bytearray(b"x" * 3000)
+    for nl in (500, 1500, 2500):
+        body[nl] = ord("\n")
+    body[at] = ord("\r")
+    s3.put_object(Bucket=bucket, Key="k", Body=bytes(body))
+    etag = s3.head_object(Bucket=bucket, Key="k")["ETag"]
+    obj = InputObject(0, "k", etag, len(body))
+    batches = iter_batches(
+        s3, bucket, obj, start_offset=0, start_line=0, chunk_size=1024, max_record=4096, split=split
+    )
+    assert flatten(batches) == reference(bytes(body), 4096)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

@@ -26,7 +26,7 @@ from spotworker.ledger import Attempt
 from spotworker.logs import EventLog
 from spotworker.pool import engine_threads, set_engine_env
 from spotworker.results import aggregate_result, commit_layouts, commit_manifests
-from spotworker.s3io import check_credentials, make_client
+from spotworker.s3io import check_credentials, make_client, new_session
 from spotworker.tasks import load_task
 from spotworker.vcpus import resolve_processes
 
@@ -76,7 +76,9 @@ def _run(cfg: Config, log: EventLog, stop: StopFlag, attempt: Attempt) -> int:
         set_engine_env(engine_threads(processes, why))
         task = load_task(cfg)
         scratch = make_scratch(cfg)
-        check_credentials()
+        session = new_session()  # one for the run's clients (spotworker.s3io.new_session)
+        attempt.session = session
+        check_credentials(session)
         shard, shards = resolve_shards(cfg)
         log.bind(array_size=shards)
         if cfg.poll_imds:
@@ -84,7 +86,7 @@ def _run(cfg: Config, log: EventLog, stop: StopFlag, attempt: Attempt) -> int:
             poller.start()
         harness = Harness(
             cfg,
-            make_client(cfg),
+            make_client(cfg, session),
             task,
             log,
             stop,

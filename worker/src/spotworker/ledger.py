@@ -155,6 +155,9 @@ class Attempt:
         self.started = time.time()
         #: The harness's stats() (the one source of the attempt's numbers), once it exists.
         self.stats: Callable[[], dict[str, Any]] | None = None
+        #: The run's boto3 session, once it exists: the record's client comes from it
+        #: (its service models already loaded), else from a new one.
+        self.session: Any = None
 
     def record(self, code: int, stop: StopFlag) -> dict[str, Any]:
         cfg = self.cfg
@@ -232,7 +235,7 @@ class Attempt:
         try:
             body = json.dumps(self.record(code, stop), sort_keys=True, separators=(",", ":"))
             if client is None:
-                client = _client()
+                client = _client(self.session)
             client.put_object(
                 Bucket=self.cfg.bucket,
                 Key=key,
@@ -272,13 +275,14 @@ class Attempt:
             log.event("ledger", status="failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _client() -> Any:
+def _client(session: Any = None) -> Any:
     """A separate S3 client with short timeouts and one retry (the job's own client
-    retries up to 8 times with a 30 s read timeout: too long for a cost record)."""
+    retries up to 8 times with a 30 s read timeout: too long for a cost record), from
+    the run's session (the main thread waits for this one meanwhile) or a new one."""
     import boto3
     from botocore.config import Config as BotoConfig
 
-    return boto3.session.Session().client(
+    return (session or boto3.session.Session()).client(
         "s3",
         config=BotoConfig(
             retries={"mode": "standard", "max_attempts": 2},

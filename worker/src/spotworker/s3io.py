@@ -32,12 +32,20 @@ from spotworker.errors import (
 S3Client = Any  # boto3's client type; kept loose so the worker needs no stubs
 
 
-def make_client(cfg: Config) -> S3Client:
-    """An S3 client with botocore's standard retry mode (backoff on 503 SlowDown etc.).
+def new_session() -> boto3.session.Session:
+    """A boto3 session for one run: its clients share the service models and endpoint
+    data it loaded (each new session parses them again: ~40 ms here) and its
+    credentials. Not thread-safe: one thread at a time makes clients from it."""
+    return boto3.session.Session()
+
+
+def make_client(cfg: Config, session: boto3.session.Session | None = None) -> S3Client:
+    """An S3 client with botocore's standard retry mode (backoff on 503 SlowDown etc.),
+    from ``session`` (default: a new one).
 
     The endpoint comes from AWS_ENDPOINT_URL(_S3) when set (the emulator).
     """
-    return boto3.session.Session().client(
+    return (session or new_session()).client(
         "s3",
         config=BotoConfig(
             retries={"mode": "standard", "max_attempts": cfg.s3_max_attempts},
@@ -48,14 +56,14 @@ def make_client(cfg: Config) -> S3Client:
     )
 
 
-def check_credentials() -> None:
+def check_credentials(session: boto3.session.Session | None = None) -> None:
     """ConfigError (exit 2) before any request when botocore finds no credentials at all
     (environment, shared files, the task role's container endpoint, the instance role).
 
     A credentials endpoint that does not answer is transient (the next attempt retries).
     """
     try:
-        found = boto3.session.Session().get_credentials()
+        found = (session or new_session()).get_credentials()
     except NETWORK_ERRORS as exc:
         raise classify(exc, "AWS credentials") from None
     if found is None:
@@ -224,25 +232,29 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
             line_start = end
             skipping = -1
             chunk = chunk[nl + 1 :]
-        data = tail + chunk if tail else chunk
-        has_cr = b"\r" in data
+        # (``tail`` never holds a newline: it is what follows the last one read)
+        has_cr = b"\r" in chunk or b"\r" in tail
         # Unsplit when only the first line can be over the limit (every other line lies
         # inside this read, of at most chunk_size <= max_record bytes) and it is not.
-        last = data.rfind(b"\n")
+        last = chunk.rfind(b"\n")  # in ``chunk``
         if (
             not split
-            and (chunk_size <= max_record or len(data) <= max_record)
+            and (chunk_size <= max_record or len(tail) + len(chunk) <= max_record)
             and last >= 0
-            and data.find(b"\n", 0, max_record + 1) >= 0
+            and chunk.find(b"\n", 0, max_record + 1 - len(tail)) >= 0
         ):
-            buf, tail = data[:last], data[last + 1 :]
+            # the batch is the tail and the chunk up to its last newline, in one copy
+            # (tail + chunk, then a slice of that: two copies, 0.4 ms per MiB here)
+            buf = b"".join((tail, memoryview(chunk)[:last])) if tail else chunk[:last]
+            tail = chunk[last + 1 :]
             first_line = line_no + 1
             first_offset = line_start
             count = newlines.count(buf) + 1
             line_no += count
-            line_start += last + 1
+            line_start += len(buf) + 1
             yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
         else:
+            data = tail + chunk if tail else chunk
             lines = data.split(b"\n")
             tail = lines.pop()
             if lines:
