@@ -55,7 +55,7 @@ def test_newline_scans_are_the_plain_python_answers(buf: bytes) -> None:
     quoted = all(x[:1] == b'"' and len(x) > 2 for x in lines)
     assert newlines.every_line_quoted(buf, nl) == quoted
     braced = all(x[:1] == b"{" and x[-1:] == b"}" for x in lines)
-    assert newlines.every_line_braced(buf, nl) == braced
+    assert newlines.every_line_braced(buf, buf.count(b"\n")) == braced
 
 
 @FUZZ
@@ -66,7 +66,6 @@ def test_a_batch_from_data_counts_as_one_from_lines(buf: bytes) -> None:
     assert from_data.count == from_lines.count == len(lines)
     assert from_data.blank_lines() == from_lines.blank_lines() == lines.count(b"")
     assert from_data.every_line_braced() == from_lines.every_line_braced()
-    assert from_data.longest_line() == from_lines.longest_line() == max(map(len, lines))
 
 
 @pytest.mark.parametrize(
@@ -91,33 +90,56 @@ def test_block_by_block_scans_across_block_edges(at: int) -> None:
         assert newlines.count(buf) == 2
         batch = RecordBatch.from_data(buf, 1, 0)
         assert (batch.count, batch.blank_lines()) == (3, lines.count(b""))
+    # every line braced, with a "}\n{" at or near a block's edge
+    buf = b"{" + b"x" * at + b"}\n{" + b"x" * (size - at) + b"}"
+    assert newlines.every_line_braced(buf, 1), at
+    assert not newlines.every_line_braced(buf.replace(b"}\n{", b"}\n["), 1), at
+    assert not newlines.every_line_braced(buf.replace(b"}\n{", b")\n{"), 1), at
 
 
 _DIGIT_MARK = re.compile(rb"[0-9][eE]")
 _BIG = re.compile(rb"[0-9][eE][-+]?[0-9]{3}")
 
 
-def test_digit_before_exponent_mark_is_the_regex_answer_in_any_block() -> None:
+def _longest_digit_run(buf: bytes) -> int:
+    return max(map(len, re.findall(rb"[0-9]+", buf)), default=0)
+
+
+def _digit_window(buf: bytes, window: int) -> bool:
+    """Some aligned window of ``window`` bytes before the last byte is all digits."""
+    return any(buf[i : i + window].isdigit() for i in range(0, len(buf) - window, window))
+
+
+def test_numbers_to_check_are_the_regex_answers_in_any_block() -> None:
     scan = _Scan()
+    window = fastagg._RUN_WINDOW
 
     @FUZZ
-    @given(buf=buffers)
-    def check(buf: bytes) -> None:
-        assert scan.digit_before_exponent_mark(buf) == bool(_DIGIT_MARK.search(buf)), buf
+    @given(buf=buffers, run=st.integers(0, 3 * window), at=st.integers(0, 300))
+    def check(buf: bytes, run: int, at: int) -> None:
+        buf = buf[:at] + b"7" * run + buf[at:]
+        mark, long_run = scan.numbers_to_check(buf)
+        assert mark == bool(_DIGIT_MARK.search(buf)), buf
+        assert long_run == _digit_window(buf, window), (len(buf), run, at)
+        if _longest_digit_run(buf) >= 2 * window - 1:  # such a run covers a window
+            assert long_run
 
     check()
     # one scratch for every block and batch: a mark at a block's edge, a short buffer
     # after a long one (no leftovers), digits and marks only in other blocks
     block = fastagg._SCAN_BLOCK
     for at in (0, block - 2, block - 1, block, 2 * block + 5):
-        buf = b"x" * at + b"1e" + b"x" * 10
-        assert scan.digit_before_exponent_mark(buf), at
-        assert not scan.digit_before_exponent_mark(b"x" * at + b"1xe" + b"x" * 10), at
-    assert not scan.digit_before_exponent_mark(b"1" * block + b"x" + b"e" * block)
-    assert not scan.digit_before_exponent_mark(b"1x")
-    assert not scan.digit_before_exponent_mark(b"e1")
-    assert not scan.digit_before_exponent_mark(b"")
-    assert scan.digit_before_exponent_mark(b"9E")
+        assert scan.numbers_to_check(b"x" * at + b"1e" + b"x" * 10) == (True, False), at
+        assert scan.numbers_to_check(b"x" * at + b"1xe" + b"x" * 10) == (False, False), at
+        run = b"x" * at + b"5" * (2 * window - 1) + b"x"
+        assert scan.numbers_to_check(run) == (False, True), at
+        short = run.replace(b"55", b"5x", 1)
+        assert scan.numbers_to_check(short) == (False, _digit_window(short, window)), at
+    assert scan.numbers_to_check(b"1" * block + b"x" + b"e" * block) == (False, True)
+    assert scan.numbers_to_check(b"1x") == (False, False)
+    assert scan.numbers_to_check(b"e1") == (False, False)
+    assert scan.numbers_to_check(b"") == (False, False)
+    assert scan.numbers_to_check(b"9E") == (True, False)
 
 
 @pytest.mark.parametrize("size", [100, _POLARS_SEARCH_FROM + 10])

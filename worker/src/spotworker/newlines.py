@@ -28,6 +28,7 @@ Positions = npt.NDArray[np.intp]
 BLOCK = 131072
 _IS_NL = np.empty(BLOCK, np.bool_)
 _NEXT_NL = np.empty(BLOCK, np.bool_)
+_THIRD = np.empty(BLOCK, np.bool_)
 
 
 def count(buf: bytes) -> int:
@@ -65,13 +66,24 @@ def blank_lines(buf: bytes, nl: Positions | None = None) -> int:
     return inner + edges
 
 
-def every_line_braced(buf: bytes, nl: Positions) -> bool:
-    """Whether every line of ``buf`` starts with "{" and ends with "}"."""
+def every_line_braced(buf: bytes, newlines: int) -> bool:
+    """Whether every line of ``buf`` (``newlines``: ``count(buf)``) starts with "{" and
+    ends with "}": it does, and each newline sits in a "}\\n{" (counted block by
+    block)."""
     if buf[:1] != b"{" or buf[-1:] != b"}":
         return False
-    arr = np.frombuffer(buf, np.uint8)
-    # nl[0] >= 1 and nl[-1] <= len - 2: the first byte is "{", the last "}"
-    return bool((arr[nl - 1] == _CLOSE).all() and (arr[nl + 1] == _OPEN).all())
+    a = np.frombuffer(buf, np.uint8)
+    n = len(a) - 2  # triples (a[i], a[i + 1], a[i + 2])
+    found = 0
+    for start in range(0, n, BLOCK):
+        k = min(BLOCK, n - start)
+        close, nl, opening = _IS_NL[:k], _NEXT_NL[:k], _THIRD[:k]
+        np.equal(a[start : start + k], _CLOSE, out=close)
+        np.equal(a[start + 1 : start + 1 + k], _NL, out=nl)
+        np.equal(a[start + 2 : start + 2 + k], _OPEN, out=opening)
+        np.logical_and(close, nl, out=close)
+        found += int(np.count_nonzero(np.logical_and(close, opening, out=close)))
+    return found == newlines
 
 
 def every_line_quoted(buf: bytes, nl: Positions) -> bool:

@@ -133,11 +133,7 @@ class RecordBatch:
         value spans two lines: a newline between a "}" and a "{" cannot be inside a
         string (raw newlines are not allowed there) nor between two tokens of one value
         (a "}" is followed by ",", "}" or "]" inside a value)."""
-        return newlines.every_line_braced(self.data, self.newlines())
-
-    def longest_line(self) -> int:
-        """The length in bytes of the longest line."""
-        return newlines.longest_line(self.data, self.newlines())
+        return newlines.every_line_braced(self.data, self.count - 1)
 
 
 @dataclass
