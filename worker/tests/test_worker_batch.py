@@ -16,7 +16,7 @@ from typing import Any
 
 import chaoslib
 import pytest
-from spotworker import exitcodes
+from spotworker import exitcodes, fastagg
 from spotworker.fastagg import AggregateBatchFactory
 from spotworker.tasks import AggregateFactory, BadRecord, RecordBatch, SkipRecord
 from swtestlib import TESTS_DIR, committed_lines, gen_records, jsonl, run_inprocess, worker_env
@@ -289,4 +289,25 @@ def test_a_large_batch_finds_a_number_outside_the_range(where: int) -> None:
     want_bad, _ = per_record(lines, ref)
     assert len(want_bad) == 1
     assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == want_bad
+    assert list(fast.finish()) == list(ref.finish())
+
+
+def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result() -> None:
+    # escaped keys (as Python's json.dumps writes non-ASCII ones): _columnar cannot take
+    # the batch, so it is not tried for the next _COLUMNAR_RETRY batches; then again
+    escaped = [b'{"key":"\\u043a","value":1.5}', b'{"key":"a","value":2}'] * 20
+    plain = [b'{"key":"\xd0\xba","value":0.25}', b'{"key":"a","value":-3}'] * 20
+    ref = AggregateFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory().open("x.jsonl", None)
+    paused = []
+    for i in range(2 * fastagg._COLUMNAR_RETRY + 4):
+        lines = escaped if i in (0, fastagg._COLUMNAR_RETRY + 1) else plain
+        assert per_record(lines, ref) == ([], 0)
+        assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == []
+        paused.append(fast._columnar_pause)
+        if i % 5 == 0:
+            assert fast.snapshot() == ref.snapshot()
+    retry = fastagg._COLUMNAR_RETRY
+    countdown = list(range(retry, -1, -1))  # the batch not taken, then the paused ones
+    assert paused == countdown + countdown[:-1] + [0, 0, 0]  # (then taken again)
     assert list(fast.finish()) == list(ref.finish())

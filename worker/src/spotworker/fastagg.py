@@ -35,7 +35,15 @@ The fold: a batch whose every line is a good record with a plain number value
 (no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as text and
 is folded with Polars in exact Decimal(38, S) columns (``_fold_columnar``); any
 other batch's values become Decimals at once (``_fold_decimals``). Only one kind
-is pending at a time, so records are folded in input order either way.
+is pending at a time, so records are folded in input order either way. The
+common batch (every line braced, every key a string without escapes) is decoded
+with both fields as JSON text (``_columnar``): its keys never become Python
+strings. An input where that path does not take a batch pauses it for
+_COLUMNAR_RETRY batches (the general code gives the same result).
+
+The questions asked of the whole batch first (a digit before an exponent mark, a
+run of digits, every line braced) are vectorized scans with numpy (``_Scan``,
+spotworker.newlines), each equal to its plain definition (tests/test_worker_scans.py).
 """
 
 from __future__ import annotations
@@ -83,6 +91,9 @@ _COLUMNAR_MAX_LEN = 16
 #: pending columnar records folded at once (pending, as JSON text: ~25 bytes each; the
 #: fold itself takes Polars ~30 MB more at this size: the RSS bound, measured)
 _COLUMNAR_FOLD_AT = 131072
+#: batches given to the general code after one _columnar did not take (either gives
+#: the same result; this bounds the cost of trying on an input where it never takes)
+_COLUMNAR_RETRY = 16
 #: buffers of this many bytes or more are searched with Polars (_big_exponent)
 _POLARS_SEARCH_FROM = 65536
 #: the exponent of a sum with f fractional digits
@@ -101,6 +112,8 @@ class AggregateBatchTask(AggregateTask):
         self._col_keys: list[bytes | list[str]] = []
         self._col_texts: list[bytes] = []
         self._col_n = 0
+        #: batches left before _columnar is tried again after a batch it did not take
+        self._columnar_pause = 0
         self._decode: Any = None  # None: always the per-record code
         self._scan = _Scan()
         if key_field != value_field:  # (the same field: never a good record)
@@ -137,8 +150,14 @@ class AggregateBatchTask(AggregateTask):
         if maybe_long and b"0" * _LONG_DIGITS in data.translate(_DIGITS_TO_ZERO):
             return self._per_record(batch.lines, 0)
         braced = batch.every_line_braced()
-        if braced and self._columnar(data, batch.count):
-            return BatchResult()
+        if braced and not self._columnar_pause:
+            if self._columnar(data, batch.count):
+                return BatchResult()
+            # not this input's common case (escaped keys, string values, ...): spare
+            # the next batches a decode that would be done twice
+            self._columnar_pause = _COLUMNAR_RETRY
+        elif self._columnar_pause:
+            self._columnar_pause -= 1
         keys: list[str] = []
         raws: list[Any] = []
         where: Sequence[int] = []  # line index of each decoded record
@@ -471,7 +490,9 @@ class _Scan:
         _RUN_WINDOW bytes is all digits). Every run of 2 * _RUN_WINDOW - 1 digits or
         more holds such a window, so False there means no run of _LONG_DIGITS."""
         a = np.frombuffer(data, np.uint8)
-        n = len(a) - 1  # pairs (a[i], a[i + 1]); a run of digits in a has n of them
+        # pairs (a[i], a[i + 1]) for i < n: the last byte is in none as a[i], so a run
+        # of digits keeps all but at most its last byte here
+        n = len(a) - 1
         mark_after_digit = long_run = False
         for start in range(0, n, _SCAN_BLOCK):
             end = min(start + _SCAN_BLOCK, n)
