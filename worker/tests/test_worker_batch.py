@@ -241,7 +241,21 @@ PLAIN = [
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_columnar_fold_is_the_per_record_task(seed: int) -> None:
+@pytest.mark.parametrize(
+    "fold_at",
+    [
+        None,  # the default: one fold per snapshot here
+        (50, 1 << 22, 40),  # many folds, their partials merged at a snapshot or by rows
+        (50, 120, 1000),  # ... or after 120 records
+    ],
+)
+def test_columnar_fold_is_the_per_record_task(
+    seed: int, fold_at: tuple[int, int, int] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if fold_at is not None:
+        monkeypatch.setattr(fastagg, "_COLUMNAR_FOLD_AT", fold_at[0])
+        monkeypatch.setattr(fastagg, "_PARTIAL_RECORDS", fold_at[1])
+        monkeypatch.setattr(fastagg, "_PARTIAL_ROWS", fold_at[2])
     rnd = random.Random(seed)
     plain = [p for p in PLAIN if len(p) <= 16 and not p.endswith(b".")]
     keys = ["a", "b", "zero", "negzero", "ключ", "ab"]
@@ -310,4 +324,32 @@ def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result
     retry = fastagg._COLUMNAR_RETRY
     countdown = list(range(retry, -1, -1))  # the batch not taken, then the paused ones
     assert paused == countdown + countdown[:-1] + [0, 0, 0]  # (then taken again)
+    assert list(fast.finish()) == list(ref.finish())
+
+
+@pytest.mark.parametrize("partial_records", [1 << 22, 7])
+def test_partials_merge_by_value_and_keep_the_first_of_equal_texts(
+    partial_records: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one fold per batch, the partials merged at the end (or every few folds): the
+    # maximum 10 after 9 (not "9", the larger text), the minimum -10 after -9, and of
+    # equal values the first text over all folds ("1.5" before "1.50", "2" before "2.0")
+    monkeypatch.setattr(fastagg, "_COLUMNAR_FOLD_AT", 1)
+    monkeypatch.setattr(fastagg, "_PARTIAL_RECORDS", partial_records)
+    monkeypatch.setattr(fastagg, "_PARTIAL_ROWS", 1000)
+    values = [b"9", b"-9", b"10", b"-10", b"1.5", b"1.50", b"2", b"2.0", b"10.0", b"-10.00"]
+    batches = [
+        [b'{"key":"a","value":' + v + b"}", b'{"key":"same","value":' + s + b"}"]
+        for v, s in zip(values, [b"1.5", b"1.50", b"1.500"] * 4, strict=False)
+    ]
+    ref = AggregateFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory().open("x.jsonl", None)
+    for lines in batches:
+        assert per_record(lines, ref) == ([], 0)
+        assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == []
+        # the records bound (the sums' exactness bound) is kept
+        assert fast._partial_records < partial_records
+    if partial_records > 100:  # every fold's partial is still pending: one merge
+        assert len(fast._partials) == len(batches)
+    assert fast.snapshot() == ref.snapshot()
     assert list(fast.finish()) == list(ref.finish())

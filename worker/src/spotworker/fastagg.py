@@ -94,6 +94,10 @@ _COLUMNAR_FOLD_AT = 131072
 #: batches given to the general code after one _columnar did not take (either gives
 #: the same result; this bounds the cost of trying on an input where it never takes)
 _COLUMNAR_RETRY = 16
+#: folded columnar records merged into the aggregates at the latest (_merge_partials),
+#: and the partial aggregates' rows (memory: as a fold's)
+_PARTIAL_RECORDS = 1 << 22
+_PARTIAL_ROWS = 131072
 #: buffers of this many bytes or more are searched with Polars (_big_exponent)
 _POLARS_SEARCH_FROM = 65536
 #: the exponent of a sum with f fractional digits
@@ -112,6 +116,11 @@ class AggregateBatchTask(AggregateTask):
         self._col_keys: list[bytes | list[str]] = []
         self._col_texts: list[bytes] = []
         self._col_n = 0
+        #: folded columnar records not yet in self.aggs: per fold, its per-key partial
+        #: aggregates (in input order; _merge_partials), their rows and records
+        self._partials: list[tuple[pl.DataFrame, int]] = []  # (frame, its scale)
+        self._partial_rows = 0
+        self._partial_records = 0
         #: batches left before _columnar is tried again after a batch it did not take
         self._columnar_pause = 0
         self._decode: Any = None  # None: always the per-record code
@@ -206,7 +215,7 @@ class AggregateBatchTask(AggregateTask):
         if redo:
             keys, values, more_bad = self._merge_redo(batch.lines, redo, keys, values, where)
             bad = sorted(bad + more_bad)
-        self._fold_columnar()
+        self._flush_columnar()
         self._keys += keys
         self._values += values
         if len(self._keys) >= _FOLD_AT:
@@ -325,8 +334,13 @@ class AggregateBatchTask(AggregateTask):
     def _fold(self) -> None:
         """Fold every pending record (the columnar ones and the Decimal ones: at most one
         kind is pending at a time, so the order of the records is kept)."""
-        self._fold_columnar()
+        self._flush_columnar()
         self._fold_decimals()
+
+    def _flush_columnar(self) -> None:
+        """Every columnar record into the aggregates (before any later Decimal record)."""
+        self._fold_columnar()
+        self._merge_partials()
 
     def _fold_decimals(self) -> None:
         """Fold the pending records into the aggregates, key by key (the loops over a
@@ -390,6 +404,45 @@ class AggregateBatchTask(AggregateTask):
                 ((v == 0) & t.str.starts_with("-")).sum().alias("negzero"),
             )
         )
+        self._partials.append((groups, scale))
+        self._partial_rows += len(groups)
+        self._partial_records += len(df)
+        if self._partial_rows >= _PARTIAL_ROWS or self._partial_records >= _PARTIAL_RECORDS:
+            self._merge_partials()
+
+    def _merge_partials(self) -> None:
+        """Merge the folds' partial aggregates into self.aggs: in Polars first (one
+        group-by over all of them, in input order), then one Python merge per key.
+
+        Exact: each sum is cast to Decimal(38, S) with S the largest scale of them (a
+        value's text has at most 16 characters, so at scale S <= 14 it is below 10**30,
+        and the partials hold fewer than _PARTIAL_RECORDS + _COLUMNAR_FOLD_AT + one
+        batch of values, below 2**23: every sum stays below 10**37). min/max: the text
+        of the first of equal values over the partials in order, as within a fold; the
+        fractional digits: the most; negative zeros: counted."""
+        partials, self._partials = self._partials, []
+        self._partial_rows = self._partial_records = 0
+        if not partials:
+            return
+        if len(partials) == 1:
+            groups = partials[0][0]
+        else:
+            scale = max(s for _, s in partials)
+            dec = pl.Decimal(38, scale)
+            frames = [g.with_columns(pl.col("sum").cast(dec)) for g, _ in partials]
+            lo, hi = pl.col("lo"), pl.col("hi")
+            groups = (
+                pl.concat(frames)
+                .group_by("k")
+                .agg(
+                    pl.col("n").sum(),
+                    pl.col("sum").sum(),
+                    lo.get(lo.cast(dec).arg_min()),
+                    hi.get(hi.cast(dec).arg_max()),
+                    pl.col("f").max(),
+                    pl.col("negzero").sum(),
+                )
+            )
         aggs = self.aggs
         with decimal.localcontext(_CTX):  # Inexact traps: the quantize never rounds
             for key, n, raw_total, lo_text, hi_text, f, negzero in groups.iter_rows():
