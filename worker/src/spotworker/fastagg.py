@@ -95,9 +95,9 @@ _COLUMNAR_FOLD_AT = 131072
 #: the same result; this bounds the cost of trying on an input where it never takes)
 _COLUMNAR_RETRY = 16
 #: folded columnar records merged into the aggregates at the latest (_merge_partials),
-#: and the partial aggregates' rows (memory: as a fold's)
+#: and the partial aggregates' rows (memory: ~10 MB at 131,072 rows, so half that)
 _PARTIAL_RECORDS = 1 << 22
-_PARTIAL_ROWS = 131072
+_PARTIAL_ROWS = 65536
 #: buffers of this many bytes or more are searched with Polars (_big_exponent)
 _POLARS_SEARCH_FROM = 65536
 #: the exponent of a sum with f fractional digits
