@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_worker import make_object
+from bench_worker import make_object, mib_batches
 from spotworker import newlines
 from spotworker.fastagg import _Scan
 
@@ -47,13 +47,7 @@ def main() -> int:
         path = Path(tmp) / "obj.jsonl"
         make_object(path, args.mb * 1024 * 1024, 1)
         data = path.read_bytes()
-    batches: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos + (1 << 20))
-        end = len(data) if end < 0 else end + 1
-        batches.append(data[pos : end - 1])
-        pos = end
+    batches = mib_batches(data)
     scan = _Scan()
     rows: list[tuple[str, Callable[[bytes], Any], Callable[[bytes], Any]]] = [
         ("line count", lambda b: b.count(b"\n"), newlines.count),

@@ -29,7 +29,7 @@ import msgspec
 import orjson
 import polars as pl
 import pyarrow.json as pj
-from bench_worker import make_object
+from bench_worker import make_object, mib_batches
 from spotworker.fastagg import AggregateBatchFactory
 from spotworker.tasks import AggregateFactory, RecordBatch
 
@@ -49,13 +49,7 @@ def main() -> int:  # noqa: C901 - the candidates, one small function each
         make_object(path, args.mb * 1024 * 1024, 1)
         data = path.read_bytes()
     mb = len(data) / 2**20
-    chunks: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos + (1 << 20))
-        end = len(data) if end < 0 else end + 1
-        chunks.append(data[pos : end - 1])
-        pos = end
+    chunks = mib_batches(data)
     batches = [c.split(b"\n") for c in chunks]
     dec = msgspec.json.Decoder(_Rec)
 

@@ -99,6 +99,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def mib_batches(data: bytes) -> list[bytes]:
+    """``data`` cut as the harness cuts it: batches of whole lines of about 1 MiB each,
+    each without its final newline."""
+    batches: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos + MB)
+        end = len(data) if end < 0 else end + 1
+        batches.append(data[pos : end - 1])
+        pos = end
+    return batches
+
+
 def make_object(path: Path, size: int, seed: int) -> int:
     rnd = random.Random(seed)  # noqa: S311 - test data
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]

@@ -2,13 +2,14 @@
 
 The harness needs, per 1 MiB batch, its line count (line numbers are part of its
 guarantees) and how many lines are blank (not records); the batch example task
-whether every line is braced and how long the longest line is. CPython 3.11 counts a
-byte in a plain loop and finds a pattern of frequent bytes slowly; numpy compares
-the whole buffer at once. Per 1 MiB batch here (``worker/benchmarks/bench_newlines.py``,
-both side by side): the line count 0.33 ms with ``bytes.count``, 0.085 here; blank
-lines 0.41 ms with a regex, 0.135 here; the newline positions 0.27 ms, after which
-each question is a gather over one entry per line (every line braced: 0.98 ms with
-``bytes.count(b"}\\n{")``).
+whether every line is braced, and of its joined keys and values whether every line
+is quoted and how long the lines are. CPython 3.11 counts a byte in a plain loop and
+finds a pattern of frequent bytes slowly; numpy compares a block of the buffer at
+once. Per 1 MiB batch here (``worker/benchmarks/bench_newlines.py``, both side by
+side): the line count 0.34 ms with ``bytes.count``, 0.08 here; blank lines 0.41 ms
+with a regex, 0.13 here; every line braced 0.96 ms with ``bytes.count(b"}\\n{")``,
+0.27 here. The positions of the newlines (0.27 ms) serve the questions about lines'
+lengths and first bytes, one gather per line (for the short joined texts).
 """
 
 from __future__ import annotations
@@ -94,17 +95,16 @@ def every_line_quoted(buf: bytes, nl: Positions) -> bool:
     return bool((np.frombuffer(buf, np.uint8)[nl + 1] == _QUOTE).all())
 
 
+def _line_lengths(buf: bytes, nl: Positions) -> npt.NDArray[np.intp]:
+    """The length of each line of ``buf`` (without its newline)."""
+    return np.diff(np.concatenate(([-1], nl, [len(buf)]))) - 1
+
+
 def shortest_line(buf: bytes, nl: Positions) -> int:
     """The length of the shortest line of ``buf`` (without its newline)."""
-    if not len(nl):
-        return len(buf)
-    inner = int(np.diff(nl).min()) - 1 if len(nl) > 1 else len(buf)
-    return min(int(nl[0]), len(buf) - int(nl[-1]) - 1, inner)
+    return int(_line_lengths(buf, nl).min())
 
 
 def longest_line(buf: bytes, nl: Positions) -> int:
     """The length of the longest line of ``buf`` (without its newline)."""
-    if not len(nl):
-        return len(buf)
-    inner = int(np.diff(nl).max()) - 1 if len(nl) > 1 else 0
-    return max(int(nl[0]), len(buf) - int(nl[-1]) - 1, inner)
+    return int(_line_lengths(buf, nl).max())
