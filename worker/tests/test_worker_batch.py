@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,36 @@ def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result
     assert list(fast.finish()) == list(ref.finish())
 
 
+def test_the_fold_runs_in_the_folding_thread_and_its_error_reaches_the_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the batch that fills a fold returns while Polars folds in the folding thread; the
+    # snapshot waits for it; an error there is raised to the task (at the next fold or
+    # snapshot), never lost
+    monkeypatch.setattr(fastagg, "_COLUMNAR_FOLD_AT", 1)
+    threads: list[str] = []
+    fold_frame = fastagg._fold_frame
+
+    def spy(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return fold_frame(*args)
+
+    monkeypatch.setattr(fastagg, "_fold_frame", spy)
+    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast.feed_batch(RecordBatch.from_data(b'{"key":"a","value":1.5}', 1, 0))
+    assert fast._folding is not None
+    assert fast.snapshot()["aggs"] == {"a": [1, "1.5", "1.5", "1.5"]}
+    assert threads and all(name.startswith("fold") for name in threads)
+
+    def broken(*args: Any) -> Any:
+        raise MemoryError("fold")
+
+    monkeypatch.setattr(fastagg, "_fold_frame", broken)
+    fast.feed_batch(RecordBatch.from_data(b'{"key":"a","value":2}', 2, 24))
+    with pytest.raises(MemoryError, match="fold"):
+        fast.snapshot()
+
+
 @pytest.mark.parametrize("partial_records", [1 << 22, 7])
 def test_partials_merge_by_value_and_keep_the_first_of_equal_texts(
     partial_records: int, monkeypatch: pytest.MonkeyPatch
@@ -349,7 +380,8 @@ def test_partials_merge_by_value_and_keep_the_first_of_equal_texts(
         assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == []
         # the records bound (the sums' exactness bound) is kept
         assert fast._partial_records < partial_records
-    if partial_records > 100:  # every fold's partial is still pending: one merge
-        assert len(fast._partials) == len(batches)
+    if partial_records > 100:  # every fold's partial is still pending (the last one
+        # may be in flight in the folding thread): one merge
+        assert len(fast._partials) + (fast._folding is not None) == len(batches)
     assert fast.snapshot() == ref.snapshot()
     assert list(fast.finish()) == list(ref.finish())

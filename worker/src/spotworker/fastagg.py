@@ -33,7 +33,8 @@ CSV objects go through the per-record code (one record per line, a header).
 
 The fold: a batch whose every line is a good record with a plain number value
 (no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as text and
-is folded with Polars in exact Decimal(38, S) columns (``_fold_columnar``); any
+is folded with Polars in exact Decimal(38, S) columns (``_fold_frame``), in a
+thread of its own while the next batches are decoded (``_fold_columnar``); any
 other batch's values become Decimals at once (``_fold_decimals``). Only one kind
 is pending at a time, so records are folded in input order either way. The
 common batch (every line braced, every key a string without escapes) is decoded
@@ -51,6 +52,7 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -89,8 +91,10 @@ _FOLD_AT = 65536
 #: values of at most this many characters, without an exponent, are folded as columns
 _COLUMNAR_MAX_LEN = 16
 #: pending columnar records folded at once (pending, as JSON text: ~25 bytes each; the
-#: fold itself takes Polars ~30 MB more at this size: the RSS bound, measured)
-_COLUMNAR_FOLD_AT = 131072
+#: fold takes Polars ~25 MB more at this size, and one fold is in flight while the next
+#: is gathered: the RSS bound, measured: at 1 GB of input, peak RSS 143-146 MB, at
+#: 131,072 151-155 MB at the same speed)
+_COLUMNAR_FOLD_AT = 98304
 #: batches given to the general code after one _columnar did not take (either gives
 #: the same result; this bounds the cost of trying on an input where it never takes)
 _COLUMNAR_RETRY = 16
@@ -123,6 +127,8 @@ class AggregateBatchTask(AggregateTask):
         self._partial_records = 0
         #: batches left before _columnar is tried again after a batch it did not take
         self._columnar_pause = 0
+        #: the fold running in the folding thread (_fold_frame), collected in order
+        self._folding: Future[tuple[pl.DataFrame, int, int]] | None = None
         self._decode: Any = None  # None: always the per-record code
         self._scan = _Scan()
         if key_field != value_field:  # (the same field: never a good record)
@@ -368,47 +374,30 @@ class AggregateBatchTask(AggregateTask):
                 _merge(aggs, key, [len(vals), total, min(vals), max(vals)])
 
     def _fold_columnar(self) -> None:
-        """Fold the pending text-valued records into the aggregates with Polars, exactly.
-
-        Every value is a plain JSON number (no exponent) of at most _COLUMNAR_MAX_LEN
-        characters, so with S the most fractional digits of any of them, each is exact
-        in a Decimal(38, S) column (at most 16 + 15 digits) and so is any sum of up to
-        _COLUMNAR_FOLD_AT + one batch of them (below 10**38). Per key, the result is the
-        per-record task's: the exact sum with the exponent of the value with the most
-        fractional digits (Decimal addition keeps the smallest exponent), negative zero
-        only when every value was a negative zero (x + -x is +0), and as min/max the
-        text of the first of equal values (arg_min/arg_max: the first index).
-
-        The keys are grouped by their JSON text with quotes (a decoded key gets them
-        added): a text without escapes is its key between quotes, so two keys are
-        equal exactly when those texts are."""
+        """Start folding the pending text-valued records (_fold_frame) in the folding
+        thread, after taking the fold before it: while Polars folds (it releases the
+        GIL), the next batches are decoded. At most one fold is in flight; a snapshot,
+        a Decimal record and the bounds wait for it (_take_fold), so the partials are
+        taken, merged and snapshotted in input order, as when folded in place."""
         if not self._col_keys:
             return
         chunks, texts = self._col_keys, b"\n".join(self._col_texts)
         self._col_keys, self._col_texts, self._col_n = [], [], 0
-        t = pl.col("t")
-        df = pl.DataFrame({"k": _quoted_keys(chunks), "t": _split(texts)})
-        frac = (t.str.len_bytes() - t.str.find(".", literal=True) - 1).fill_null(0)
-        df = df.with_columns(f=frac)
-        scale = int(df["f"].max())  # type: ignore[arg-type]
-        v = pl.col("v")
-        groups = (
-            df.with_columns(v=t.cast(pl.Decimal(38, scale)))
-            .group_by("k")
-            .agg(
-                pl.len().alias("n"),
-                v.sum().alias("sum"),
-                t.get(v.arg_min()).alias("lo"),
-                t.get(v.arg_max()).alias("hi"),
-                pl.col("f").max().alias("f"),
-                ((v == 0) & t.str.starts_with("-")).sum().alias("negzero"),
-            )
-        )
-        self._partials.append((groups, scale))
-        self._partial_rows += len(groups)
-        self._partial_records += len(df)
+        self._take_fold()
         if self._partial_rows >= _PARTIAL_ROWS or self._partial_records >= _PARTIAL_RECORDS:
             self._merge_partials()
+        self._folding = _folder().submit(_fold_frame, chunks, texts)
+
+    def _take_fold(self) -> None:
+        """Wait for the fold in flight, if any, and keep its partial aggregates (folds
+        are taken in the order they were started: the input order)."""
+        if self._folding is None:
+            return
+        groups, scale, records = self._folding.result()
+        self._folding = None
+        self._partials.append((groups, scale))
+        self._partial_rows += len(groups)
+        self._partial_records += records
 
     def _merge_partials(self) -> None:
         """Merge the folds' partial aggregates into self.aggs: in Polars first (one
@@ -420,6 +409,7 @@ class AggregateBatchTask(AggregateTask):
         batch of values, below 2**23: every sum stays below 10**37). min/max: the text
         of the first of equal values over the partials in order, as within a fold; the
         fractional digits: the most; negative zeros: counted."""
+        self._take_fold()
         partials, self._partials = self._partials, []
         self._partial_rows = self._partial_records = 0
         if not partials:
@@ -476,6 +466,54 @@ class AggregateBatchTask(AggregateTask):
             except SkipRecord:
                 skipped += 1
         return BatchResult(bad=bad, skipped=skipped)
+
+
+def _fold_frame(chunks: list[bytes | list[str]], texts: bytes) -> tuple[pl.DataFrame, int, int]:
+    """One fold's per-key partial aggregates, their scale and how many records, with
+    Polars, exactly (run in the folding thread: AggregateBatchTask._fold_columnar).
+
+    Every value is a plain JSON number (no exponent) of at most _COLUMNAR_MAX_LEN
+    characters, so with S the most fractional digits of any of them, each is exact
+    in a Decimal(38, S) column (at most 16 + 15 digits) and so is any sum of up to
+    _COLUMNAR_FOLD_AT + one batch of them (below 10**38). Per key, the result is the
+    per-record task's: the exact sum with the exponent of the value with the most
+    fractional digits (Decimal addition keeps the smallest exponent), negative zero
+    only when every value was a negative zero (x + -x is +0), and as min/max the
+    text of the first of equal values (arg_min/arg_max: the first index).
+
+    The keys are grouped by their JSON text with quotes (a decoded key gets them
+    added): a text without escapes is its key between quotes, so two keys are
+    equal exactly when those texts are."""
+    t = pl.col("t")
+    df = pl.DataFrame({"k": _quoted_keys(chunks), "t": _split(texts)})
+    frac = (t.str.len_bytes() - t.str.find(".", literal=True) - 1).fill_null(0)
+    df = df.with_columns(f=frac)
+    scale = int(df["f"].max())  # type: ignore[arg-type]
+    v = pl.col("v")
+    groups = (
+        df.with_columns(v=t.cast(pl.Decimal(38, scale)))
+        .group_by("k")
+        .agg(
+            pl.len().alias("n"),
+            v.sum().alias("sum"),
+            t.get(v.arg_min()).alias("lo"),
+            t.get(v.arg_max()).alias("hi"),
+            pl.col("f").max().alias("f"),
+            ((v == 0) & t.str.starts_with("-")).sum().alias("negzero"),
+        )
+    )
+    return groups, scale, len(df)
+
+
+_FOLDER: ThreadPoolExecutor | None = None
+
+
+def _folder() -> ThreadPoolExecutor:
+    """The process's folding thread (Polars releases the GIL while it folds)."""
+    global _FOLDER  # noqa: PLW0603 - one per process, started on first use
+    if _FOLDER is None:
+        _FOLDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold")
+    return _FOLDER
 
 
 def _merge(aggs: dict[str, list[Any]], key: str, part: list[Any]) -> None:
