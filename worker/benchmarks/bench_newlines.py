@@ -50,17 +50,19 @@ def main() -> int:
     batches = mib_batches(data)
     scan = _Scan()
     rows: list[tuple[str, Callable[[bytes], Any], Callable[[bytes], Any]]] = [
-        ("line count", lambda b: b.count(b"\n"), newlines.count),
         (
-            "blank lines (no index)",
-            lambda b: b.split(b"\n").count(b"") if _BLANKISH.search(b) else 0,
-            newlines.blank_lines,
+            "lines and blank lines",
+            lambda b: (
+                b.count(b"\n") + 1,
+                b.split(b"\n").count(b"") if _BLANKISH.search(b) or b[:1] == b"\n" else 0,
+            ),
+            newlines.line_counts,
         ),
         ("newline positions", lambda b: None, lambda b: len(newlines.positions(b))),
         (
-            "every line braced",
+            "lines, every one braced",
             lambda b: b[:1] == b"{" and b[-1:] == b"}" and b.count(b"}\n{") == b.count(b"\n"),
-            lambda b: newlines.every_line_braced(b, newlines.count(b)),
+            lambda b: newlines.every_line_braced(b, newlines.line_counts(b)[0] - 1),
         ),
         (
             "digit before e/E, long run",

@@ -11,7 +11,8 @@ It starts ``python -m moto.server`` on 127.0.0.1 (a free port), uploads
 generated JSON Lines (50 MB objects), and for each input size runs side by side,
 on the same objects of the same server, each in a fresh subprocess so that CPU
 time and peak RSS (``wait4``: the process and the children it waited for; RSS is
-the largest single process) are its own:
+the largest single process, VmHWM, and beside it the largest anonymous RSS, the
+same without the libraries' mapped files) are its own:
 
 * (a) floor:        GetObject of every object, 1 MiB reads, nothing else
 * (b) noop:         ``python -m spotworker`` with a batch task that does nothing
@@ -150,34 +151,44 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _hwm_mb(pid: int) -> int:
-    """VmHWM (peak RSS of the process's own memory since its exec) in MB, 0 if gone."""
+def _rss_mb(pid: int) -> tuple[int, int]:
+    """(VmHWM, RssAnon) of a process in MB, (0, 0) if gone: the peak RSS since its
+    exec, and its anonymous (private, not file-backed) memory now."""
+    found = {"VmHWM": 0, "RssAnon": 0}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
+            name = line.split(":", 1)[0]
+            if name in found:
+                found[name] = int(line.split()[1]) // 1024
     except OSError:
         pass
-    return 0
+    return found["VmHWM"], found["RssAnon"]
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, float]:
-    """(wall s, peak RSS MB of its largest process, stdout, CPU s) of one subprocess.
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, float, int]:
+    """(wall s, peak RSS MB of its largest process, stdout, CPU s, peak anonymous MB of
+    its largest process) of one subprocess.
 
     CPU time (user + system, of the process and of the children it waited for) is
     from wait4. Peak RSS is VmHWM of each process of the tree, polled every 20 ms:
     wait4's ru_maxrss would count the benchmark's own memory, which a child
-    inherits at fork and keeps across exec in that figure.
+    inherits at fork and keeps across exec in that figure. The peak anonymous memory
+    is the largest RssAnon seen by the same poll: RSS without the pages of mapped
+    files (the libraries' code and data, shared, and dropped by the kernel under
+    memory pressure instead of counting against it).
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peaks: dict[int, int] = {}
+    anon: dict[int, int] = {}
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.wait(0.02):
             for pid in _tree(proc.pid):
-                peaks[pid] = max(peaks.get(pid, 0), _hwm_mb(pid))
+                hwm, now = _rss_mb(pid)
+                peaks[pid] = max(peaks.get(pid, 0), hwm)
+                anon[pid] = max(anon.get(pid, 0), now)
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
@@ -194,11 +205,13 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, float
     if proc.returncode != 0:
         raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.err_text.decode()[-2000:]}")  # type: ignore[attr-defined]
     cpu = usage.ru_utime + usage.ru_stime
-    return wall, max(peaks.values(), default=0), out.decode(), cpu
+    return wall, max(peaks.values(), default=0), out.decode(), cpu, max(anon.values(), default=0)
 
 
-def row(name: str, mb: float, records: int, run: tuple[float, int, str, float]) -> dict[str, Any]:
-    wall, rss, _, cpu = run
+def row(
+    name: str, mb: float, records: int, run: tuple[float, int, str, float, int]
+) -> dict[str, Any]:
+    wall, rss, _, cpu, anon = run
     return {
         "name": name,
         "wall": wall,
@@ -207,6 +220,7 @@ def row(name: str, mb: float, records: int, run: tuple[float, int, str, float]) 
         "cpu": cpu,
         "cpu_mbs": mb / cpu,
         "rss": rss,
+        "anon": anon,
     }
 
 
@@ -315,17 +329,22 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one script, read top to bot
                                 assert done["records"] == records, done
                         got = row(name, mb, records, run)
                         if name not in best or got["wall"] < best[name]["wall"]:
-                            best[name] = {**got, "rss": max(got["rss"], best.get(name, got)["rss"])}
+                            was = best.get(name, got)
+                            best[name] = {
+                                **got,
+                                "rss": max(got["rss"], was["rss"]),
+                                "anon": max(got["anon"], was["anon"]),
+                            }
                 print(
                     f"{mb:6.0f} MB {records:>11,} rec, best of {reps}, load "
                     f"{os.getloadavg()[0]:.1f}\n"
                     f"    {'':18s} {'wall s':>7s} {'MB/s':>7s} {'rec/s':>10s} {'cpu s':>7s} "
-                    f"{'MB/cpu-s':>8s} {'peak rss':>8s}"
+                    f"{'MB/cpu-s':>8s} {'peak rss':>8s} {'anon':>6s}"
                 )
                 for r in best.values():
                     print(
                         f"    {r['name']:18s} {r['wall']:7.1f} {r['mbs']:7.1f} {r['rps']:10,.0f} "
-                        f"{r['cpu']:7.1f} {r['cpu_mbs']:8.1f} {r['rss']:5d} MB"
+                        f"{r['cpu']:7.1f} {r['cpu_mbs']:8.1f} {r['rss']:5d} MB {r['anon']:3d} MB"
                     )
                 b = list(best.values())
                 floor, noop, rec, bat, pool, pol = b
@@ -383,7 +402,7 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one script, read top to bot
                 durable = interrupt[0]["bytes"] if interrupt else last_ckpt["bytes"]
                 rate = last_ckpt["rate_bytes_s"]
                 lost_s = 0.0 if interrupt else killed_at - last_ckpt["_t"]
-                _, _, out2, _ = measure(
+                _, _, out2, _, _ = measure(
                     [sys.executable, "-m", "spotworker"], {**wenv, "AWS_BATCH_JOB_ATTEMPT": "2"}
                 )
                 ev2 = [json.loads(x) for x in out2.splitlines()]

@@ -219,6 +219,32 @@ def test_batch_and_per_record_output_byte_identical(s3: Any, bucket: str, tmp_pa
     assert len({json.loads(d)["reason"] for d in dead}) > 10  # many different reasons
 
 
+def test_blank_lines_are_counted_in_unsplit_batches(s3: Any, bucket: str, tmp_path: Path) -> None:
+    # LF only (no CR: the batches stay unsplit, counted by newlines.line_counts), blank
+    # lines first, last, alone and in runs, so that batches begin and end with them
+    rnd = random.Random(3)
+    lines = [json.dumps({"key": k, "value": float(v)}).encode() for k, v in gen_records(3000, 4)]
+    for _ in range(400):
+        lines.insert(rnd.randrange(len(lines) + 1), b"")
+    body = b"\n" + b"\n".join(lines) + b"\n\n"
+    s3.put_object(Bucket=bucket, Key="input/blanks.jsonl", Body=body)
+    want = {"lines": body.count(b"\n"), "records": 3000, "bad": 0}
+    for task in ("aggregate", "aggregate_per_record", "sw_example_tasks:upper_batch"):
+        job = f"job-{task.replace('_', '-').replace(':', '-')}"
+        env = worker_env(
+            bucket,
+            tmp_path,
+            AWS_BATCH_JOB_ID=job,
+            CFGEN_TASK=task,
+            CFGEN_READ_CHUNK_BYTES=1024,
+            PYTHONPATH=str(TESTS_DIR),
+        )
+        run = run_inprocess(env)
+        assert run.code == 0, run.raw
+        done = run.named("done")[0]
+        assert {k: done[k] for k in want} == want, task
+
+
 def test_batch_task_reporting_a_wrong_index_is_a_bug(s3: Any, bucket: str, tmp_path: Path) -> None:
     s3.put_object(Bucket=bucket, Key="input/a.jsonl", Body=jsonl(gen_records(50, 1)))
     env = worker_env(

@@ -32,10 +32,11 @@ def reference(body: bytes, max_record: int) -> list[tuple[str, int, int, bytes]]
 
 def flatten(batches: Any) -> list[tuple[str, int, int, bytes]]:
     out = []
-    for given_kind, first_line, first_off, payload, end, has_cr, count in batches:
-        # unsplit ("data"): the batch's lines joined, counted right
+    for given_kind, first_line, first_off, payload, end, has_cr, count, blank in batches:
+        # unsplit ("data"): the batch's lines joined, counted right, blank lines too
         lines = payload[0].split(b"\n") if given_kind == "data" else payload
         assert count == len(lines)
+        assert blank == {"data": lines.count(b""), "lines": -1, "oversized": 0}[given_kind]
         kind = "lines" if given_kind == "data" else given_kind
         # the CR flag may only be False when no line of the batch holds a CR
         # (an oversized record's prefix is not a line: the flag says nothing there)

@@ -47,9 +47,8 @@ def _lines(buf: bytes) -> list[bytes]:
 def test_newline_scans_are_the_plain_python_answers(buf: bytes) -> None:
     nl = newlines.positions(buf)
     assert nl.tolist() == [i for i, c in enumerate(buf) if c == 10]
-    assert newlines.count(buf) == buf.count(b"\n")
     lines = _lines(buf)
-    assert newlines.blank_lines(buf, nl) == newlines.blank_lines(buf) == lines.count(b"")
+    assert newlines.line_counts(buf) == (len(lines), lines.count(b""))
     assert newlines.longest_line(buf, nl) == max(map(len, lines))
     assert newlines.shortest_line(buf, nl) == min(map(len, lines))
     quoted = all(x[:1] == b'"' and len(x) > 2 for x in lines)
@@ -86,8 +85,7 @@ def test_block_by_block_scans_across_block_edges(at: int) -> None:
         (b"\n".join([b"x" * at, b"x" * 5, b"x" * (size - at)]), 0 + first_blank),
     ):
         lines = buf.split(b"\n")
-        assert newlines.blank_lines(buf) == lines.count(b"") == blanks, at
-        assert newlines.count(buf) == 2
+        assert newlines.line_counts(buf) == (3, lines.count(b"")) == (3, blanks), at
         batch = RecordBatch.from_data(buf, 1, 0)
         assert (batch.count, batch.blank_lines()) == (3, lines.count(b""))
     # every line braced, with a "}\n{" at or near a block's edge

@@ -439,7 +439,7 @@ class Harness:
                 self.log.event("object_resume", object=obj.key, offset=prog.offset, line=prog.lines)
             feed = task.feed
             feed_batch = getattr(task, "feed_batch", None)  # the batch API (tasks.BatchTask)
-            for kind, first_line, first_off, lines, end, has_cr, nlines in iter_batches(
+            for kind, first_line, first_off, lines, end, has_cr, nlines, blank in iter_batches(
                 self.s3,
                 cfg.bucket,
                 obj,
@@ -454,7 +454,7 @@ class Harness:
                 if kind == "data":  # the batch API, unsplit (iter_batches(split=False))
                     assert feed_batch is not None
                     batch, raw_lines = _record_batch(
-                        lines[0], first_line, first_off, has_cr, nlines
+                        lines[0], first_line, first_off, has_cr, (nlines, blank)
                     )
                     good, bad = self._feed_batch(
                         feed_batch, batch, raw_lines, key=obj.key, out=out, dl=dl
@@ -591,12 +591,13 @@ class Harness:
 
 
 def _record_batch(
-    data: bytes, first_line: int, first_offset: int, has_cr: bool, count: int
+    data: bytes, first_line: int, first_offset: int, has_cr: bool, counted: tuple[int, int]
 ) -> tuple[RecordBatch, list[bytes] | None]:
-    """The batch of ``data``'s lines and, when some may end in a CR, the lines with
-    their CRs (the batch's are stripped: split, only in batches that have one)."""
+    """The batch of ``data``'s lines (``counted``: how many, how many blank) and, when
+    some may end in a CR, the lines with their CRs (the batch's are stripped: split,
+    only in batches that have one; a line of only a CR is then blank)."""
     if not has_cr:
-        return RecordBatch.from_data(data, first_line, first_offset, count), None
+        return RecordBatch.from_data(data, first_line, first_offset, counted), None
     raw_lines = data.split(b"\n")
     return RecordBatch(_strip_cr(raw_lines), first_line, first_offset), raw_lines
 

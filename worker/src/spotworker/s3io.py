@@ -138,11 +138,12 @@ class InputChangedError(WorkerError):
 
 
 # A batch the reader yields: ("lines", first_line_no, first_offset, lines, end_offset,
-# has_cr, line_count), ("data", ..., [buffer], ...) when not split (the lines joined by
-# b"\n"), or ("oversized", line_no, offset, [prefix], end_offset, False, 1) for a record
-# above the limit. ``has_cr``: some line of the batch may end in a CR (found in one pass
-# over the read chunk, so that batches without one skip the CR strip).
-Batch = tuple[str, int, int, list[bytes], int, bool, int]
+# has_cr, line_count, -1), ("data", ..., [buffer], ..., blank_lines) when not split (the
+# lines joined by b"\n"; blank_lines: how many of them are b""), or ("oversized",
+# line_no, offset, [prefix], end_offset, False, 1, 0) for a record above the limit.
+# ``has_cr``: some line of the batch may end in a CR (found in one pass over the read
+# chunk, so that batches without one skip the CR strip).
+Batch = tuple[str, int, int, list[bytes], int, bool, int, int]
 
 
 def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bottom
@@ -161,8 +162,8 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
     """Yield the object's lines from ``start_offset`` in batches of about one chunk.
 
     ``split=False``: batches of kind "data" instead of "lines", whose fourth item is
-    ``[buffer]``, the batch's lines joined by b"\\n" (no trailing newline), not split
-    (the line count is ``buffer.count(b"\\n") + 1``).
+    ``[buffer]``, the batch's lines joined by b"\\n" (no trailing newline), not split,
+    counted (``newlines.line_counts(buffer)``: the line count and the blank lines).
 
     ``start_line`` is the number of lines before ``start_offset``. After each
     batch, ``end_offset`` is a safe point: every byte before it belongs to a
@@ -228,7 +229,7 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
             skipping += nl
             line_no += 1
             end = line_start + skipping + 1
-            yield ("oversized", line_no, line_start, [skip_prefix], end, False, 1)
+            yield ("oversized", line_no, line_start, [skip_prefix], end, False, 1, 0)
             line_start = end
             skipping = -1
             chunk = chunk[nl + 1 :]
@@ -249,10 +250,10 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
             tail = chunk[last + 1 :]
             first_line = line_no + 1
             first_offset = line_start
-            count = newlines.count(buf) + 1
+            count, blank = newlines.line_counts(buf)
             line_no += count
             line_start += len(buf) + 1
-            yield ("data", first_line, first_offset, [buf], line_start, has_cr, count)
+            yield ("data", first_line, first_offset, [buf], line_start, has_cr, count, blank)
         else:
             data = tail + chunk if tail else chunk
             lines = data.split(b"\n")
@@ -276,6 +277,7 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
                         line_start,
                         has_cr,
                         len(lines),
+                        -1,
                     )
                     yield batch if split else _unsplit(batch)
         if len(tail) > max_record:
@@ -284,16 +286,17 @@ def iter_batches(  # noqa: PLR0915 - one reader loop, its states read top to bot
             tail = b""
     if skipping >= 0:
         line_no += 1
-        yield ("oversized", line_no, line_start, [skip_prefix], obj.size, False, 1)
+        yield ("oversized", line_no, line_start, [skip_prefix], obj.size, False, 1, 0)
     elif tail:
         line_no += 1
-        batch = ("lines", line_no, line_start, [tail], obj.size, b"\r" in tail, 1)
+        batch = ("lines", line_no, line_start, [tail], obj.size, b"\r" in tail, 1, -1)
         yield batch if split else _unsplit(batch)
 
 
 def _unsplit(batch: Batch) -> Batch:
-    _, first_line, first_offset, lines, end, has_cr, count = batch
-    return ("data", first_line, first_offset, [b"\n".join(lines)], end, has_cr, count)
+    _, first_line, first_offset, lines, end, has_cr, count, _ = batch
+    joined = b"\n".join(lines)
+    return ("data", first_line, first_offset, [joined], end, has_cr, count, lines.count(b""))
 
 
 def _split_oversized(
@@ -306,12 +309,12 @@ def _split_oversized(
         end = offset + len(line) + 1
         if len(line) > max_record:
             if run:
-                yield ("lines", run_line, run_offset, run, offset, has_cr, len(run))
+                yield ("lines", run_line, run_offset, run, offset, has_cr, len(run), -1)
                 run = []
-            yield ("oversized", first_line + i, offset, [line[:1024]], end, False, 1)
+            yield ("oversized", first_line + i, offset, [line[:1024]], end, False, 1, 0)
             run_line, run_offset = first_line + i + 1, end
         else:
             run.append(line)
         offset = end
     if run:
-        yield ("lines", run_line, run_offset, run, offset, has_cr, len(run))
+        yield ("lines", run_line, run_offset, run, offset, has_cr, len(run), -1)

@@ -68,7 +68,7 @@ class RecordBatch:
     harness needs to know of the lines (how many, how many blank) comes from one
     vectorized scan for the newlines (spotworker.newlines)."""
 
-    __slots__ = ("_data", "_lines", "_newlines", "count", "first_line", "first_offset")
+    __slots__ = ("_blank", "_data", "_lines", "_newlines", "count", "first_line", "first_offset")
 
     def __init__(
         self,
@@ -77,7 +77,7 @@ class RecordBatch:
         first_offset: int,
         *,
         data: bytes = b"",
-        count: int | None = None,
+        counted: tuple[int, int] | None = None,
     ) -> None:
         self._lines = lines
         self._data = data if lines is None else None
@@ -85,18 +85,25 @@ class RecordBatch:
         #: line number (1-based) and byte offset in the object of the first line
         self.first_line = first_line
         self.first_offset = first_offset
+        self._blank: int | None = None
+        if lines is not None:
+            count = len(lines)
+        else:
+            count, self._blank = counted or newlines.line_counts(data)
         #: how many lines (blank ones included)
-        if count is None:
-            count = len(lines) if lines is not None else newlines.count(data) + 1
         self.count = count
 
     @classmethod
     def from_data(
-        cls, data: bytes, first_line: int, first_offset: int, count: int | None = None
+        cls,
+        data: bytes,
+        first_line: int,
+        first_offset: int,
+        counted: tuple[int, int] | None = None,
     ) -> RecordBatch:
         """A batch of the lines of ``data`` (lines joined by b"\\n", no trailing newline;
-        ``count``: how many, when the caller has counted them)."""
-        return cls(None, first_line, first_offset, data=data, count=count)
+        ``counted``: ``newlines.line_counts(data)``, when the caller has them)."""
+        return cls(None, first_line, first_offset, data=data, counted=counted)
 
     @property
     def lines(self) -> list[bytes]:
@@ -122,10 +129,11 @@ class RecordBatch:
         return self._newlines
 
     def blank_lines(self) -> int:
-        """How many lines are blank (without splitting ``data``)."""
-        if self._lines is not None:
-            return self._lines.count(b"")
-        return newlines.blank_lines(self.data, self._newlines)
+        """How many lines are blank (counted with the lines, without splitting ``data``)."""
+        if self._blank is None:
+            assert self._lines is not None
+            self._blank = self._lines.count(b"")
+        return self._blank
 
     def every_line_braced(self) -> bool:
         """Whether every line starts with "{" and ends with "}" (each newline sits between
