@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import random
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import chaoslib
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spotworker import exitcodes, fastagg
 from spotworker.fastagg import AggregateBatchFactory
 from spotworker.tasks import AggregateFactory, BadRecord, RecordBatch, SkipRecord
@@ -243,6 +246,32 @@ def test_blank_lines_are_counted_in_unsplit_batches(s3: Any, bucket: str, tmp_pa
         assert run.code == 0, run.raw
         done = run.named("done")[0]
         assert {k: done[k] for k in want} == want, task
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    aggs=st.dictionaries(
+        st.text(st.characters(exclude_categories=("Cs",)), min_size=1),  # keys: any text
+        st.tuples(
+            st.integers(1, 10**12),
+            *[st.sampled_from(["0", "-0", "1.50", "-7.25", "1E+2", "-1E-7", "9" * 40])] * 3,
+        ),
+        max_size=8,
+    )
+)
+def test_the_output_lines_are_what_json_dumps_writes(aggs: dict[str, tuple[Any, ...]]) -> None:
+    task = AggregateFactory().open("x.jsonl", None)
+    task.aggs = {k: [n, *map(Decimal, texts)] for k, (n, *texts) in aggs.items()}
+    want = [
+        json.dumps(
+            {"key": k, "count": n, "sum": str(t), "min": str(lo), "max": str(hi)},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode("utf-8")
+        for k, (n, t, lo, hi) in sorted(task.aggs.items())
+    ]
+    assert list(task.finish()) == want
 
 
 def test_batch_task_reporting_a_wrong_index_is_a_bug(s3: Any, bucket: str, tmp_path: Path) -> None:

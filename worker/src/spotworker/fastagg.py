@@ -435,9 +435,12 @@ class AggregateBatchTask(AggregateTask):
                 )
             )
         aggs = self.aggs
+        # the sums as their exact text (Decimal(38, S) to String, then Decimal): 0.8 ms
+        # for 5,000 keys against 3.5 for iter_rows' own Decimals
+        columns = [c.to_list() for c in groups.with_columns(pl.col("sum").cast(pl.String))]
         with decimal.localcontext(_CTX):  # Inexact traps: the quantize never rounds
-            for key, n, raw_total, lo_text, hi_text, f, negzero in groups.iter_rows():
-                total = raw_total.quantize(_EXPONENTS[f])
+            for key, n, sum_text, lo_text, hi_text, f, negzero in zip(*columns, strict=True):
+                total = Decimal(sum_text).quantize(_EXPONENTS[f])
                 if negzero == n:
                     total = total.copy_negate()  # -0 + -0 is -0
                 _merge(aggs, key[1:-1], [n, total, Decimal(lo_text), Decimal(hi_text)])
