@@ -15,7 +15,9 @@ then acts on that request or on its response:
 * ``status``   answer the request itself with an S3 error (``status``, ``code``),
                never forwarding it (503 SlowDown, 500 InternalError, ...).
 * ``delay``    hold the request ``seconds`` before forwarding it.
-* ``barrier``  hold each matching request until ``parties`` of them have arrived.
+* ``barrier``  hold each matching request until ``parties`` of them have arrived
+               (at most ``seconds``, default 30; ``timeouts`` counts the requests that
+               went on alone).
 * ``throttle`` forward the response at about ``rate`` bytes per second.
 
 The worker is never patched: every fault is one a real network or S3 can produce.
@@ -55,6 +57,7 @@ class Rule:
     rate: float = 1e6
     hits: int = 0
     seen: int = 0
+    timeouts: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, method: str, target: str, headers: dict[str, str]) -> bool:
@@ -193,8 +196,11 @@ class _Conn:
         if rule.action == "delay":
             time.sleep(rule.seconds)
         elif rule.action == "barrier":
-            deadline = time.monotonic() + 30
-            while self.proxy.arrivals(rule) < rule.parties and time.monotonic() < deadline:
+            deadline = time.monotonic() + (rule.seconds or 30)
+            while self.proxy.arrivals(rule) < rule.parties:
+                if time.monotonic() >= deadline:
+                    rule.timeouts += 1
+                    break
                 time.sleep(0.02)
         elif rule.action == "status":
             if "100-continue" in headers.get("expect", "").lower():

@@ -157,6 +157,41 @@ def test_network_and_s3_faults(
     assert job_result(s3, bucket) == expected(data)
 
 
+@pytest.mark.parametrize("task", ["aggregate", "aggregate_per_record"])
+def test_the_next_objects_get_is_sent_while_the_last_one_is_finished(
+    s3: Any, bucket: str, *, tmp_path: Path, data: list[Any], proxy: FaultProxy, task: str
+) -> None:
+    # Held until both have arrived: the GET of the second object and the upload of the
+    # first one's part. Sent one after the other, the first of them would wait alone.
+    # (the default read timeout: a request held alone for 5 s is not sent again)
+    barrier = proxy.add(
+        action="barrier", path=r"/input/1\.jsonl|/obj-000000-", times=2, parties=2, seconds=5
+    )
+    env = {**worker_env(bucket, tmp_path, CFGEN_TASK=task), "AWS_ENDPOINT_URL": proxy.url}
+    run = run_subprocess(env)
+    assert run.code == 0, run.raw
+    assert (barrier.hits, barrier.timeouts) == (2, 0), run.raw
+    assert job_result(s3, bucket) == expected(data)
+
+
+@pytest.mark.parametrize("task", ["aggregate", "aggregate_per_record"])
+def test_a_get_sent_ahead_for_a_replaced_object_restarts_it(
+    s3: Any, bucket: str, *, tmp_path: Path, data: list[Any], proxy: FaultProxy, task: str
+) -> None:
+    # S3's answer to a GET whose IfMatch no longer holds, on the GET sent ahead
+    proxy.add(
+        action="status",
+        method="GET",
+        path=r"/input/1\.jsonl",
+        status=412,
+        code="PreconditionFailed",
+    )
+    run = run_subprocess(via(proxy, bucket, tmp_path, CFGEN_TASK=task))
+    assert run.code == 0, run.raw
+    assert [e["object"] for e in run.named("input_changed")] == ["input/1.jsonl"]
+    assert job_result(s3, bucket) == expected(data)
+
+
 def test_cut_checkpoint_read_is_transient(
     s3: Any, bucket: str, tmp_path: Path, data: list[Any], proxy: FaultProxy
 ) -> None:

@@ -40,8 +40,10 @@ from swtestlib import (
 N_OBJECTS = 3
 LINES = 6000
 BAD_LINES = {17, 2500, 5999}  # per object, 1-based
-# About 1.5 MB/s of input (the proxy's throttle), read in 16 KiB chunks.
-RATE = 1_500_000
+# About 1 MB/s of input per connection (the proxy's throttle), read in 16 KiB chunks:
+# the job takes about a second, the next object's GET sent 0.1 s ahead included, so
+# that several checkpoints (every 0.2 s) fall inside it.
+RATE = 1_000_000
 #: the ways of running the example task: the batch API (the default), the per-record
 #: API, and the batch API in two worker processes. All give the same output (the
 #: reference below is the default), and a checkpoint of one resumes in another.

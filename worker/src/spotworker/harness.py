@@ -24,6 +24,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from itertools import accumulate
 from operator import length_hint
 from pathlib import Path
@@ -53,8 +54,10 @@ from spotworker.s3io import (
     InputChangedError,
     InputObject,
     S3Client,
+    discard,
     iter_batches,
     list_inputs,
+    open_ahead,
     shard_of,
 )
 from spotworker.tasks import (
@@ -171,6 +174,9 @@ class Harness:
         self.records_this_attempt = 0
         self.next_checkpoint = 0.0
         self.next_progress = 0.0
+        #: the next object's GET, sent before the current object is read to its end
+        #: (_open_ahead): ((object, from offset), its body to come)
+        self._ahead: tuple[tuple[InputObject, int], Future[Any]] | None = None
 
     # -- S3 helpers -------------------------------------------------------
     def _exists(self, key: str) -> bool:
@@ -305,23 +311,29 @@ class Harness:
 
                 run_pool(self, todo)
             else:
-                for listed in todo:
+                for i, listed in enumerate(todo):
                     if self.stop.requested:
                         self._write_checkpoint()
                         raise Interrupted
-                    obj = self._run_object(listed)
+                    obj = self._run_object(listed, todo[i + 1] if i + 1 < len(todo) else None)
                     self.log.event("progress", object=obj.key, object_done=True, **self.stats())
         except OSError as exc:
             raise storage_error(exc, str(self.scratch)) or exc from None
+        finally:
+            if self._ahead is not None:
+                discard(self._ahead[1])
+                self._ahead = None
         return self._finish(mine)
 
-    def _run_object(self, listed: InputObject) -> InputObject:
-        """Process one object to its end (restarting it if it is replaced meanwhile)."""
+    def _run_object(self, listed: InputObject, after: InputObject | None = None) -> InputObject:
+        """Process one object to its end (restarting it if it is replaced meanwhile);
+        ``after``: the object processed next, whose GET is sent before this one is read
+        to its end (s3io.AHEAD_SECONDS)."""
         obj = listed
         restarts = 0
         while True:
             try:
-                self._process(obj)
+                self._process(obj, after)
                 return obj
             except InputChangedError:
                 # The object was replaced under us: its new version is not
@@ -411,11 +423,30 @@ class Harness:
         return exitcodes.SUCCESS
 
     # -- one object ----------------------------------------------------------
-    def _process(self, obj: InputObject) -> None:
+    def _open_ahead(self, obj: InputObject) -> None:
+        """Send ``obj``'s first GET now (s3io.open_ahead), from where it resumes."""
+        prog = self.ckpt.objects.get(obj.index)
+        start = prog.offset if prog is not None else 0
+        if start < obj.size:
+            self._ahead = ((obj, start), open_ahead(self.s3, self.cfg.bucket, obj, start))
+
+    def _take_ahead(self, obj: InputObject, start: int) -> Future[Any] | None:
+        """The GET sent ahead for ``obj`` from ``start``, if that is the one sent; any
+        other is discarded."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        if ahead[0] == (obj, start):
+            return ahead[1]
+        discard(ahead[1])
+        return None
+
+    def _process(self, obj: InputObject, after: InputObject | None = None) -> None:
         prog = self.ckpt.objects.get(obj.index)
         if prog is None:
             prog = ObjectProgress(obj.index, obj.key, obj.etag, obj.size)
             self.ckpt.objects[obj.index] = prog
+        opened = self._take_ahead(obj, prog.offset)
         task = self.task.open(obj.key, prog.state if prog.offset else None)
         out = _Scratch(self.scratch / "out.part")
         dl = _Scratch(self.scratch / "deadletter.part")
@@ -449,6 +480,8 @@ class Harness:
                 max_record=cfg.max_record_bytes,
                 on_reconnect=reconnect,
                 split=feed_batch is None,
+                opened=opened,
+                on_nearly_read=None if after is None else lambda: self._open_ahead(after),
             ):
                 good = bad = 0
                 if kind == "data":  # the batch API, unsplit (iter_batches(split=False))
