@@ -407,9 +407,9 @@ class AggregateBatchTask(AggregateTask):
         value's text has at most 16 characters, so at scale S <= 14 it is below 10**30,
         and the partials hold fewer than _PARTIAL_RECORDS + _COLUMNAR_FOLD_AT + one
         batch of values, below 9 * 10**6 even for 64 MiB batches of 16-byte records:
-        every sum stays below 10**37). min/max: the text
-        of the first of equal values over the partials in order, as within a fold; the
-        fractional digits: the most; negative zeros: counted."""
+        every sum stays below 10**37). min/max: the text of the first of equal values
+        over the partials in order, as within a fold; the fractional digits: the most;
+        negative zeros: counted."""
         self._take_fold()
         partials, self._partials = self._partials, []
         self._partial_rows = self._partial_records = 0
