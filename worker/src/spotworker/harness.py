@@ -320,9 +320,7 @@ class Harness:
         except OSError as exc:
             raise storage_error(exc, str(self.scratch)) or exc from None
         finally:
-            if self._ahead is not None:
-                discard(self._ahead[1])
-                self._ahead = None
+            self._drop_ahead()
         return self._finish(mine)
 
     def _run_object(self, listed: InputObject, after: InputObject | None = None) -> InputObject:
@@ -433,13 +431,17 @@ class Harness:
     def _take_ahead(self, obj: InputObject, start: int) -> Future[Any] | None:
         """The GET sent ahead for ``obj`` from ``start``, if that is the one sent; any
         other is discarded."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is None:
-            return None
-        if ahead[0] == (obj, start):
-            return ahead[1]
-        discard(ahead[1])
+        if self._ahead is not None and self._ahead[0] == (obj, start):
+            ahead, self._ahead = self._ahead[1], None
+            return ahead
+        self._drop_ahead()
         return None
+
+    def _drop_ahead(self) -> None:
+        """Close the GET sent ahead, if any, unread."""
+        if self._ahead is not None:
+            discard(self._ahead[1])
+            self._ahead = None
 
     def _process(self, obj: InputObject, after: InputObject | None = None) -> None:
         prog = self.ckpt.objects.get(obj.index)

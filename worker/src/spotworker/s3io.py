@@ -332,10 +332,9 @@ def open_ahead(client: S3Client, bucket: str, obj: InputObject, pos: int) -> Fut
     """:func:`open_body` sent now, in a thread of its own, for :func:`iter_batches`'
     ``opened``: the wait for the response's first byte (~23 ms on the emulator for a
     50 MB object) passes while the previous object's last bytes are read, the object
-    finished and its part uploaded.
-    A boto3 client may be shared by threads (boto3's guide, "Multithreading or
-    multiprocessing with clients"). The thread is a daemon: an exit never waits for
-    it; a body nobody takes is closed by :func:`discard`."""
+    finished and its part uploaded. A boto3 client may be shared by threads (boto3's
+    guide, "Multithreading or multiprocessing with clients"). The thread is a daemon:
+    an exit never waits for it; a body nobody takes is closed by :func:`discard`."""
     done: Future[Any] = Future()
 
     def send() -> None:
