@@ -4,7 +4,8 @@
 # moto server, worker). Works on a fresh machine with Python 3.11+ and access
 # to PyPI. Extra arguments go to pytest, e.g. `./scripts/test.sh -k golden`.
 #
-#   ./scripts/test.sh [PYTEST-ARGS...]    install (once per pyproject change), lint, test
+#   ./scripts/test.sh [PYTEST-ARGS...]    install (once per change of the pyproject files,
+#                                         worker/setup.py or the C source), lint, test
 #   ./scripts/test.sh --help              this text; installs and runs nothing
 #
 # Environment: PYTHON (the interpreter that creates the venv, default python3),
@@ -27,7 +28,7 @@ PY="$VENV/bin/python"
 export PATH="$PWD/$VENV/bin:$PATH"
 
 stamp="$VENV/.cfgen-install-stamp"
-want="$(cat pyproject.toml worker/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml worker/pyproject.toml worker/setup.py worker/src/spotworker/_keyvalue.c 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet -e ".[test,dev]" -e "./worker[test]"

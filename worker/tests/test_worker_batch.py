@@ -97,6 +97,13 @@ GUARDED = {
 FAST = [line for line in NASTY if line not in GUARDED]
 
 
+@pytest.fixture(params=[True, False], ids=["c-scan", "msgspec"])
+def c_scan(request: pytest.FixtureRequest) -> bool:
+    """The batch task with its C scan of the common batch (where built) and without it
+    (msgspec's path for every batch, as where the extension was not built)."""
+    return bool(request.param)
+
+
 def per_record(lines: list[bytes], task: Any) -> tuple[list[tuple[int, str]], int]:
     bad, skipped = [], 0
     for i, line in enumerate(lines):
@@ -113,7 +120,7 @@ def per_record(lines: list[bytes], task: Any) -> tuple[list[tuple[int, str]], in
 
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("key", ["x.jsonl", "x.csv"])
-def test_batch_task_is_the_per_record_task_line_by_line(seed: int, key: str) -> None:
+def test_batch_task_is_the_per_record_task_line_by_line(seed: int, key: str, c_scan: bool) -> None:
     rnd = random.Random(seed)
     if key.endswith(".csv"):
         pool = [b"key,value", b"a,1", b"b,1.50", b'"q""x",2', b"a,", b",1", b"a,1,2", b"a,1e5000"]
@@ -127,7 +134,7 @@ def test_batch_task_is_the_per_record_task_line_by_line(seed: int, key: str) -> 
         ]
     fields = rnd.choice([("key", "value"), ("key", "value"), ("value", "key"), ("key", "key")])
     ref = AggregateFactory(*fields).open(key, None)
-    fast = AggregateBatchFactory(*fields).open(key, None)
+    fast = AggregateBatchFactory(*fields, c_scan=c_scan).open(key, None)
     start = 0
     while start < len(lines):
         size = rnd.choice([1, 2, 7, 50, 300])
@@ -142,11 +149,11 @@ def test_batch_task_is_the_per_record_task_line_by_line(seed: int, key: str) -> 
     assert list(fast.finish()) == list(ref.finish())
 
 
-def test_every_nasty_line_alone_and_all_together() -> None:
+def test_every_nasty_line_alone_and_all_together(c_scan: bool) -> None:
     assert len(GUARDED) == 7
     for lines in [[x] for x in NASTY] + [FAST, FAST[::-1], NASTY]:
         ref = AggregateFactory().open("x.jsonl", None)
-        fast = AggregateBatchFactory().open("x.jsonl", None)
+        fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
         want_bad, _ = per_record(lines, ref)
         assert fast.feed_batch(RecordBatch(lines, 1, 0)).bad == want_bad, lines[:1]
         assert fast.snapshot() == ref.snapshot()
@@ -169,9 +176,9 @@ SPANNING = [
 
 
 @pytest.mark.parametrize("lines", SPANNING)
-def test_records_spanning_lines_are_the_per_record_task(lines: list[bytes]) -> None:
+def test_records_spanning_lines_are_the_per_record_task(lines: list[bytes], c_scan: bool) -> None:
     ref = AggregateFactory().open("x.jsonl", None)
-    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
     want_bad, _ = per_record(lines, ref)
     batch = RecordBatch.from_data(b"\n".join(lines), 1, 0)
     assert fast.feed_batch(batch).bad == want_bad
@@ -306,7 +313,7 @@ PLAIN = [
     ],
 )
 def test_columnar_fold_is_the_per_record_task(
-    seed: int, fold_at: tuple[int, int, int] | None, monkeypatch: pytest.MonkeyPatch
+    seed: int, fold_at: tuple[int, int, int] | None, monkeypatch: pytest.MonkeyPatch, c_scan: bool
 ) -> None:
     if fold_at is not None:
         monkeypatch.setattr(fastagg, "_COLUMNAR_FOLD_AT", fold_at[0])
@@ -333,7 +340,7 @@ def test_columnar_fold_is_the_per_record_task(
             )
         lines.append(b'{"key":"' + text + b'","value":' + value + b',"n":1}')
     ref = AggregateFactory().open("x.jsonl", None)
-    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
     start = 0
     while start < len(lines):
         size = rnd.choice([1, 40, 500, 2000])
@@ -349,26 +356,28 @@ def test_columnar_fold_is_the_per_record_task(
 
 
 @pytest.mark.parametrize("where", [0, 700, -1])
-def test_a_large_batch_finds_a_number_outside_the_range(where: int) -> None:
+def test_a_large_batch_finds_a_number_outside_the_range(where: int, c_scan: bool) -> None:
     # above fastagg._POLARS_SEARCH_FROM bytes the exponent search runs in Polars
     lines = jsonl(gen_records(1500, 4)).split(b"\n")[:-1]
     lines.insert(where if where >= 0 else len(lines), b'{"key":"c","value":1,"ts":1e99999}')
     assert len(b"\n".join(lines)) > 65536
     ref = AggregateFactory().open("x.jsonl", None)
-    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
     want_bad, _ = per_record(lines, ref)
     assert len(want_bad) == 1
     assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == want_bad
     assert list(fast.finish()) == list(ref.finish())
 
 
-def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result() -> None:
+def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result(
+    c_scan: bool,
+) -> None:
     # escaped keys (as Python's json.dumps writes non-ASCII ones): _columnar cannot take
     # the batch, so it is not tried for the next _COLUMNAR_RETRY batches; then again
     escaped = [b'{"key":"\\u043a","value":1.5}', b'{"key":"a","value":2}'] * 20
     plain = [b'{"key":"\xd0\xba","value":0.25}', b'{"key":"a","value":-3}'] * 20
     ref = AggregateFactory().open("x.jsonl", None)
-    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
     paused = []
     for i in range(2 * fastagg._COLUMNAR_RETRY + 4):
         lines = escaped if i in (0, fastagg._COLUMNAR_RETRY + 1) else plain
@@ -384,7 +393,7 @@ def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result
 
 
 def test_the_fold_runs_in_the_folding_thread_and_its_error_reaches_the_task(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, c_scan: bool
 ) -> None:
     # the batch that fills a fold returns while Polars folds in the folding thread; the
     # snapshot waits for it; an error there is raised to the task (at the next fold or
@@ -398,7 +407,7 @@ def test_the_fold_runs_in_the_folding_thread_and_its_error_reaches_the_task(
         return fold_frame(*args)
 
     monkeypatch.setattr(fastagg, "_fold_frame", spy)
-    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
     fast.feed_batch(RecordBatch.from_data(b'{"key":"a","value":1.5}', 1, 0))
     assert fast._folding is not None
     assert fast.snapshot()["aggs"] == {"a": [1, "1.5", "1.5", "1.5"]}
@@ -415,7 +424,7 @@ def test_the_fold_runs_in_the_folding_thread_and_its_error_reaches_the_task(
 
 @pytest.mark.parametrize("partial_records", [1 << 22, 7])
 def test_partials_merge_by_value_and_keep_the_first_of_equal_texts(
-    partial_records: int, monkeypatch: pytest.MonkeyPatch
+    partial_records: int, monkeypatch: pytest.MonkeyPatch, c_scan: bool
 ) -> None:
     # one fold per batch, the partials merged at the end (or every few folds): the
     # maximum 10 after 9 (not "9", the larger text), the minimum -10 after -9, and of
@@ -429,7 +438,7 @@ def test_partials_merge_by_value_and_keep_the_first_of_equal_texts(
         for v, s in zip(values, [b"1.5", b"1.50", b"1.500"] * 4, strict=False)
     ]
     ref = AggregateFactory().open("x.jsonl", None)
-    fast = AggregateBatchFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
     for lines in batches:
         assert per_record(lines, ref) == ([], 0)
         assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == []

@@ -79,3 +79,18 @@ def test_no_build_tools_in_final_stage() -> None:
     copies = [rest for w, rest in final_stage() if w == "COPY"]
     assert copies == ["--from=build /opt/venv /opt/venv"]
     assert "pip uninstall --yes pip" in " ".join(r for w, r in instructions() if w == "RUN")
+
+
+def test_build_stage_builds_the_c_scan_and_checks_it() -> None:
+    # setup.py's extension is optional (pip installs without it where there is no
+    # compiler); the image must have it: a compiler in the build stage only, and the
+    # import checked there, so a failed build fails the image instead of shipping the
+    # slower fallback unnoticed
+    ins = instructions()
+    last_from = max(i for i, (w, _) in enumerate(ins) if w == "FROM")
+    build = " ".join(rest for w, rest in ins[:last_from] if w in {"RUN", "COPY"})
+    assert "gcc" in build and "setup.py" in build
+    assert 'python -c "import spotworker._keyvalue"' in build
+    ignored = (WORKER_DIR / ".dockerignore").read_text(encoding="utf-8").split()
+    assert "!setup.py" in ignored  # (everything else is left out of the context)
+    assert "**/*.so" in ignored  # a .so built on the developer's machine stays out

@@ -31,16 +31,26 @@ batch) goes through the per-record code, whose answer is then the answer:
 
 CSV objects go through the per-record code (one record per line, a header).
 
+The common batch first goes to a C scan (spotworker/_keyvalue.c, ``_extracted``;
+optional: built where a C compiler was, else msgspec's path below for every batch,
+with the same results): in one pass without the GIL it either takes the whole batch
+(every line an object whose key is a string without escapes and whose value a plain
+number of at most _COLUMNAR_MAX_LEN characters, every other member valid JSON that
+the per-record parser reads the same way) and returns the keys' JSON texts and the
+values as digits, fractional digits and negative-zero flags, or gives up (None) and
+the code below takes it. It never decides a record is bad.
+
 The fold: a batch whose every line is a good record with a plain number value
-(no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as text and
-is folded with Polars in exact Decimal(38, S) columns (``_fold_frame``), in a
-thread of its own while the next batches are decoded (``_fold_columnar``); any
-other batch's values become Decimals at once (``_fold_decimals``). Only one kind
-is pending at a time, so records are folded in input order either way. The
-common batch (every line braced, every key a string without escapes) is decoded
-with both fields as JSON text (``_columnar``): its keys never become Python
-strings. An input where that path does not take a batch pauses it for
-_COLUMNAR_RETRY batches (the general code gives the same result).
+(no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as text (or the
+C scan's columns) and is folded with Polars in exact Int128 columns at the fold's
+largest scale (``_fold_frame``), in a thread of its own while the next batches are
+decoded (``_fold_columnar``); any other batch's values become Decimals at once
+(``_fold_decimals``). Only one kind is pending at a time, so records are folded in
+input order either way. Without the C scan, the common batch (every line braced,
+every key a string without escapes) is decoded by msgspec with both fields as JSON
+text (``_columnar``): its keys never become Python strings. An input where that path
+(or the C scan) does not take a batch pauses it for _COLUMNAR_RETRY batches (the
+general code gives the same result).
 
 The questions asked of the whole batch first (a digit before an exponent mark, a
 run of digits, every line braced) are vectorized scans with numpy (``_Scan``,
@@ -61,6 +71,11 @@ import numpy as np
 import polars as pl
 
 from spotworker import newlines
+
+try:  # the C scan of the common batch (optional: built when a C compiler was there)
+    from spotworker._keyvalue import extract as _extract
+except ImportError:  # pragma: no cover - the package built without it
+    _extract = None  # type: ignore[assignment]
 from spotworker.tasks import (
     _CTX,
     AggregateTask,
@@ -104,21 +119,25 @@ _PARTIAL_RECORDS = 1 << 22
 _PARTIAL_ROWS = 65536
 #: buffers of this many bytes or more are searched with Polars (_big_exponent)
 _POLARS_SEARCH_FROM = 65536
+#: the C scan's columns of a batch's values (_keyvalue.extract): m, f, z of _fold_frame
+_Parsed = tuple[bytes, bytes, bytes]
 #: the exponent of a sum with f fractional digits
 _EXPONENTS = [Decimal(1).scaleb(-f) for f in range(_COLUMNAR_MAX_LEN)]
 
 
 class AggregateBatchTask(AggregateTask):
-    def __init__(self, key: str, key_field: str, value_field: str) -> None:
+    def __init__(self, key: str, key_field: str, value_field: str, *, c_scan: bool = True) -> None:
+        """``c_scan=False``: never the C scan (_keyvalue), msgspec's path for every batch
+        (what runs where the extension was not built; the tests run both)."""
         super().__init__(key, key_field, value_field)
         #: records decoded but not yet folded into self.aggs, in input order
         self._keys: list[str] = []
         self._values: list[Decimal] = []
         #: records decoded but not yet folded, values as JSON text (see _fold_columnar):
         #: per batch, its keys (their JSON texts joined by b"\n", or decoded) and its
-        #: values' texts joined by b"\n"
+        #: values (their texts joined by b"\n", or the C scan's columns, _Parsed)
         self._col_keys: list[bytes | list[str]] = []
-        self._col_texts: list[bytes] = []
+        self._col_values: list[bytes | _Parsed] = []
         self._col_n = 0
         #: folded columnar records not yet in self.aggs: per fold, its per-key partial
         #: aggregates (in input order; _merge_partials), their rows and records
@@ -130,8 +149,13 @@ class AggregateBatchTask(AggregateTask):
         #: the fold running in the folding thread (_fold_frame), collected in order
         self._folding: Future[tuple[pl.DataFrame, int, int]] | None = None
         self._decode: Any = None  # None: always the per-record code
+        self._extract: Any = None  # the C scan of the common batch, if built
         self._scan = _Scan()
         if key_field != value_field:  # (the same field: never a good record)
+            if _extract is not None and c_scan:
+                self._extract = _extract
+                self._key_name = key_field.encode("utf-8")
+                self._value_name = value_field.encode("utf-8")
             rec = msgspec.defstruct(
                 "Rec",
                 [("k", str), ("v", msgspec.Raw)],
@@ -159,20 +183,17 @@ class AggregateBatchTask(AggregateTask):
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 return self._per_record(batch.lines, 0)
+        if self._extract is not None and self._extracted(batch):
+            return BatchResult()
         maybe_big, maybe_long = self._scan.numbers_to_check(data)
         if maybe_big and _big_exponent(data):
             return self._per_record(batch.lines, 0)
         if maybe_long and b"0" * _LONG_DIGITS in data.translate(_DIGITS_TO_ZERO):
             return self._per_record(batch.lines, 0)
         braced = batch.every_line_braced()
-        if braced and not self._columnar_pause:
-            if self._columnar(data, batch.count):
-                return BatchResult()
-            # not this input's common case (escaped keys, string values, ...): spare
-            # the next batches a decode that would be done twice
-            self._columnar_pause = _COLUMNAR_RETRY
-        elif self._columnar_pause:
-            self._columnar_pause -= 1
+        # (with the C scan, that was the columnar path)
+        if self._extract is None and self._columnar_taken(data, batch.count, braced):
+            return BatchResult()
         keys: list[str] = []
         raws: list[Any] = []
         where: Sequence[int] = []  # line index of each decoded record
@@ -228,6 +249,34 @@ class AggregateBatchTask(AggregateTask):
             self._fold_decimals()
         return BatchResult(bad=bad)
 
+    def _extracted(self, batch: RecordBatch) -> bool:
+        """The common batch in one C scan (_keyvalue.c), without the GIL, or False: both
+        fields as JSON text, exactly what _columnar below gets from msgspec, the values
+        already as the fold's columns. After a batch it does not take, the next
+        _COLUMNAR_RETRY batches go to the general code directly."""
+        if self._columnar_pause:
+            self._columnar_pause -= 1
+            return False
+        got = self._extract(batch.data, self._key_name, self._value_name, _COLUMNAR_MAX_LEN)
+        if got is None or got[4] != batch.count:
+            self._columnar_pause = _COLUMNAR_RETRY
+            return False
+        self._pend_columnar(got[0], got[1:4], batch.count)
+        return True
+
+    def _columnar_taken(self, data: bytes, count: int, braced: bool) -> bool:
+        """Whether _columnar took the batch. After a batch it does not take (not this
+        input's common case: escaped keys, string values, ...), the next
+        _COLUMNAR_RETRY batches are spared a decode that would be done twice."""
+        if self._columnar_pause:
+            self._columnar_pause -= 1
+            return False
+        if braced and self._columnar(data, count):
+            return True
+        if braced:
+            self._columnar_pause = _COLUMNAR_RETRY
+        return False
+
     def _columnar(self, data: bytes, count: int) -> bool:
         """The common case at its fastest, or False (then the general code below): every
         line (each braced) one record, its key a string without escapes and its value a
@@ -256,10 +305,10 @@ class AggregateBatchTask(AggregateTask):
         self._pend_columnar(keys, texts, count)
         return True
 
-    def _pend_columnar(self, keys: bytes | list[str], texts: bytes, count: int) -> None:
+    def _pend_columnar(self, keys: bytes | list[str], values: bytes | _Parsed, count: int) -> None:
         self._fold_decimals()
         self._col_keys.append(keys)
-        self._col_texts.append(texts)
+        self._col_values.append(values)
         self._col_n += count
         if self._col_n >= _COLUMNAR_FOLD_AT:
             self._fold_columnar()
@@ -381,12 +430,12 @@ class AggregateBatchTask(AggregateTask):
         taken, merged and snapshotted in input order, as when folded in place."""
         if not self._col_keys:
             return
-        chunks, texts = self._col_keys, b"\n".join(self._col_texts)
-        self._col_keys, self._col_texts, self._col_n = [], [], 0
+        chunks, values = self._col_keys, self._col_values
+        self._col_keys, self._col_values, self._col_n = [], [], 0
         self._take_fold()
         if self._partial_rows >= _PARTIAL_ROWS or self._partial_records >= _PARTIAL_RECORDS:
             self._merge_partials()
-        self._folding = _folder().submit(_fold_frame, chunks, texts)
+        self._folding = _folder().submit(_fold_frame, chunks, values)
 
     def _take_fold(self) -> None:
         """Wait for the fold in flight, if any, and keep its partial aggregates (folds
@@ -403,47 +452,66 @@ class AggregateBatchTask(AggregateTask):
         """Merge the folds' partial aggregates into self.aggs: in Polars first (one
         group-by over all of them, in input order), then one Python merge per key.
 
-        Exact: each sum is cast to Decimal(38, S) with S the largest scale of them (a
+        Exact: each sum is rescaled to S, the largest scale of them, in Int128 (a
         value's text has at most 16 characters, so at scale S <= 14 it is below 10**30,
         and the partials hold fewer than _PARTIAL_RECORDS + _COLUMNAR_FOLD_AT + one
         batch of values, below 9 * 10**6 even for 64 MiB batches of 16-byte records:
-        every sum stays below 10**37). min/max: the text of the first of equal values
-        over the partials in order, as within a fold; the fractional digits: the most;
-        negative zeros: counted."""
+        every sum stays below 10**37, Int128 holds 1.7 * 10**38). min/max: the first
+        of equal values over the partials in order, as within a fold; the fractional
+        digits: the most; negative zeros: counted."""
         self._take_fold()
         partials, self._partials = self._partials, []
         self._partial_rows = self._partial_records = 0
         if not partials:
             return
+        scale = max(s for _, s in partials)
         if len(partials) == 1:
             groups = partials[0][0]
         else:
-            scale = max(s for _, s in partials)
-            dec = pl.Decimal(38, scale)
-            frames = [g.with_columns(pl.col("sum").cast(dec)) for g, _ in partials]
-            lo, hi = pl.col("lo"), pl.col("hi")
+            frames = [
+                g.with_columns(pl.col("sum") * pl.lit(10 ** (scale - s), pl.Int128))
+                for g, s in partials
+            ]
+            first_lo, first_hi = pl.col("lo").arg_min(), pl.col("hi").arg_max()
             groups = (
                 pl.concat(frames)
+                .with_columns(
+                    lo=_scaled(pl.col("lo_m"), pl.col("lo_f"), scale),
+                    hi=_scaled(pl.col("hi_m"), pl.col("hi_f"), scale),
+                )
                 .group_by("k")
                 .agg(
                     pl.col("n").sum(),
                     pl.col("sum").sum(),
-                    lo.get(lo.cast(dec).arg_min()),
-                    hi.get(hi.cast(dec).arg_max()),
+                    *(pl.col(c).get(first_lo) for c in ("lo_m", "lo_f", "lo_z")),
+                    *(pl.col(c).get(first_hi) for c in ("hi_m", "hi_f", "hi_z")),
                     pl.col("f").max(),
                     pl.col("negzero").sum(),
                 )
             )
         aggs = self.aggs
-        # the sums as their exact text (Decimal(38, S) to String, then Decimal): 0.8 ms
-        # for 5,000 keys against 3.5 for iter_rows' own Decimals
-        columns = [c.to_list() for c in groups.with_columns(pl.col("sum").cast(pl.String))]
-        with decimal.localcontext(_CTX):  # Inexact traps: the quantize never rounds
-            for key, n, sum_text, lo_text, hi_text, f, negzero in zip(*columns, strict=True):
-                total = Decimal(sum_text).quantize(_EXPONENTS[f])
+        columns = [c.to_list() for c in groups.select(_PARTIAL_COLUMNS)]
+        with decimal.localcontext(_CTX):  # Inexact traps: never rounded
+            for key, n, total, lo_m, lo_f, lo_z, hi_m, hi_f, hi_z, f, negzero in zip(
+                *columns, strict=True
+            ):
+                # the exact sum at the scale of its value with the most fractional
+                # digits (every value is a multiple of that, so the quantize is exact)
+                sum_ = Decimal(total).scaleb(-scale).quantize(_EXPONENTS[f])
                 if negzero == n:
-                    total = total.copy_negate()  # -0 + -0 is -0
-                _merge(aggs, key[1:-1], [n, total, Decimal(lo_text), Decimal(hi_text)])
+                    sum_ = sum_.copy_negate()  # -0 + -0 is -0
+                low = Decimal(lo_m).scaleb(-lo_f)
+                high = Decimal(hi_m).scaleb(-hi_f)
+                _merge(
+                    aggs,
+                    key[1:-1],
+                    [
+                        n,
+                        sum_,
+                        low.copy_negate() if lo_z else low,
+                        high.copy_negate() if hi_z else high,
+                    ],
+                )
 
     def snapshot(self) -> JSONValue:
         self._fold()
@@ -472,41 +540,86 @@ class AggregateBatchTask(AggregateTask):
         return BatchResult(bad=bad, skipped=skipped)
 
 
-def _fold_frame(chunks: list[bytes | list[str]], texts: bytes) -> tuple[pl.DataFrame, int, int]:
+def _fold_frame(
+    chunks: list[bytes | list[str]], values: list[bytes | _Parsed]
+) -> tuple[pl.DataFrame, int, int]:
     """One fold's per-key partial aggregates, their scale and how many records, with
     Polars, exactly (run in the folding thread: AggregateBatchTask._fold_columnar).
 
     Every value is a plain JSON number (no exponent) of at most _COLUMNAR_MAX_LEN
-    characters, so with S the most fractional digits of any of them, each is exact
-    in a Decimal(38, S) column (at most 16 + 15 digits) and so is any sum of up to
-    _COLUMNAR_FOLD_AT + one batch of them (below 10**38). Per key, the result is the
-    per-record task's: the exact sum with the exponent of the value with the most
-    fractional digits (Decimal addition keeps the smallest exponent), negative zero
-    only when every value was a negative zero (x + -x is +0), and as min/max the
-    text of the first of equal values (arg_min/arg_max: the first index).
+    characters: its digits without the point ``m`` (below 10**16), how many of them
+    follow the point ``f`` and whether it is a negative zero ``z`` (_columns). With
+    S the largest ``f``, each value is the integer m * 10**(S - f) at scale S, exact
+    in Int128 (below 10**30: S <= 14), and so is any sum of up to
+    _COLUMNAR_FOLD_AT + one batch of them. Per key, the result is the per-record
+    task's: the exact sum with the exponent of the value with the most fractional
+    digits (Decimal addition keeps the smallest exponent), negative zero only when
+    every value was a negative zero (x + -x is +0), and as min/max the first of
+    equal values (arg_min/arg_max: the first index), as (m, f, z): a plain number's
+    text is a function of those (JSON allows no leading zeros), so Decimal(m)
+    scaled by 10**-f, negated if z, is the Decimal of its text.
 
     The keys are grouped by their JSON text with quotes (a decoded key gets them
     added): a text without escapes is its key between quotes, so two keys are
     equal exactly when those texts are."""
-    t = pl.col("t")
-    df = pl.DataFrame({"k": _quoted_keys(chunks), "t": _split(texts)})
-    frac = (t.str.len_bytes() - t.str.find(".", literal=True) - 1).fill_null(0)
-    df = df.with_columns(f=frac)
+    df = pl.DataFrame({"k": _quoted_keys(chunks)}).with_columns(_columns(values))
     scale = int(df["f"].max())  # type: ignore[arg-type]
     v = pl.col("v")
+    first_lo, first_hi = v.arg_min(), v.arg_max()
     groups = (
-        df.with_columns(v=t.cast(pl.Decimal(38, scale)))
+        df.with_columns(v=_scaled(pl.col("m"), pl.col("f"), scale))
         .group_by("k")
         .agg(
             pl.len().alias("n"),
             v.sum().alias("sum"),
-            t.get(v.arg_min()).alias("lo"),
-            t.get(v.arg_max()).alias("hi"),
+            *(pl.col(c).get(first_lo).alias(f"lo_{c}") for c in "mfz"),
+            *(pl.col(c).get(first_hi).alias(f"hi_{c}") for c in "mfz"),
             pl.col("f").max().alias("f"),
-            ((v == 0) & t.str.starts_with("-")).sum().alias("negzero"),
+            pl.col("z").sum().alias("negzero"),
         )
     )
     return groups, scale, len(df)
+
+
+#: a fold's partial aggregates, in this order
+_PARTIAL_COLUMNS = ["k", "n", "sum", "lo_m", "lo_f", "lo_z", "hi_m", "hi_f", "hi_z", "f", "negzero"]
+#: 10**i for the rescaling of a plain number with i fractional digits fewer than the scale
+_POWERS = pl.Series([10**i for i in range(_COLUMNAR_MAX_LEN)], dtype=pl.Int128)
+
+
+def _scaled(m: pl.Expr, f: pl.Expr, scale: int) -> pl.Expr:
+    """The value m * 10**-f as an Int128 at ``scale`` (>= every f)."""
+    return m.cast(pl.Int128) * pl.lit(_POWERS).gather(pl.lit(scale, pl.Int64) - f.cast(pl.Int64))
+
+
+def _columns(values: list[bytes | _Parsed]) -> list[pl.Series]:
+    """The pending values as the columns m (Int64), f (UInt8), z (Boolean) of _fold_frame:
+    the C scan's as they are, the texts' (valid plain numbers) converted by Polars."""
+    ms: list[pl.Series] = []
+    fs: list[pl.Series] = []
+    zs: list[pl.Series] = []
+    for value in values:
+        if isinstance(value, bytes):
+            t = pl.col("t")
+            point = t.str.find(".", literal=True)
+            parsed = pl.DataFrame({"t": _split(value)}).select(
+                m=t.str.replace(".", "", literal=True).cast(pl.Int64),
+                f=(t.str.len_bytes() - point - 1).fill_null(0).cast(pl.UInt8),
+                z=t.str.starts_with("-"),
+            )
+            ms.append(parsed["m"])
+            fs.append(parsed["f"])
+            zs.append(parsed["z"] & (parsed["m"] == 0))
+        else:
+            m, f, z = value
+            ms.append(pl.Series(np.frombuffer(m, np.int64)))
+            fs.append(pl.Series(np.frombuffer(f, np.uint8)))
+            zs.append(pl.Series(np.frombuffer(z, np.bool_)))
+    return [
+        pl.concat(ms).alias("m"),
+        pl.concat(fs).alias("f"),
+        pl.concat(zs).alias("z"),
+    ]
 
 
 _FOLDER: ThreadPoolExecutor | None = None
@@ -617,12 +730,15 @@ class AggregateBatchFactory:
 
     name = "aggregate"
 
-    def __init__(self, key_field: str = "key", value_field: str = "value") -> None:
+    def __init__(
+        self, key_field: str = "key", value_field: str = "value", *, c_scan: bool = True
+    ) -> None:
         self.key_field = key_field
         self.value_field = value_field
+        self.c_scan = c_scan  # see AggregateBatchTask
 
     def open(self, key: str, snapshot: JSONValue | None) -> AggregateBatchTask:
-        task = AggregateBatchTask(key, self.key_field, self.value_field)
+        task = AggregateBatchTask(key, self.key_field, self.value_field, c_scan=self.c_scan)
         if snapshot is not None:
             task.restore(snapshot)
         return task

@@ -1,0 +1,399 @@
+/* spotworker._keyvalue: the example task's common batch, scanned in C.
+ *
+ * extract(data, key_field, value_field, max_value_len) reads `data`, lines joined by
+ * "\n" (valid UTF-8: the caller checks), and returns (keys, m, f, z, lines) when EVERY
+ * line is a JSON object (RFC 8259, nothing more: no NaN, no Infinity) whose last
+ * member named `key_field` is a non-empty string without escapes and whose last
+ * member named `value_field` is a plain number (no exponent) of at most
+ * `max_value_len` characters (1 to 18): `keys` is the key members' JSON texts (with
+ * their quotes) joined by "\n"; `m`, `f` and `z` are per line, as native int64,
+ * uint8 and uint8 arrays, the value's digits without the point (with its sign), how
+ * many of them follow the point, and 1 for a negative zero ("-0", "-0.00"); `lines`
+ * is how many lines. Otherwise it returns None, and the caller takes the general
+ * code (msgspec, then the per-record parser), whose answer is the answer.
+ *
+ * So this code never decides that a record is bad: on anything it is not certain
+ * of, it gives up on the batch. What it accepts is what the per-record parser
+ * (Python's json with Decimal numbers, spotworker.tasks) accepts with the same key
+ * and value:
+ *   - the grammar is JSON's, which Python's json accepts (it also accepts NaN,
+ *     Infinity and -Infinity: here, a line with them gives up); whitespace is JSON's
+ *     (space, tab, CR; a line holds no LF);
+ *   - a string with a control character (below 0x20) gives up (Python's json,
+ *     strict, rejects it); escapes are those of JSON, \u with four hex digits (a
+ *     lone surrogate escape is fine outside the key, as in Python's json);
+ *   - a member name with an escape gives up (it might equal a field's name once
+ *     unescaped); of duplicate names the last one counts, as in Python's dict;
+ *   - every number of a line, in any member, is checked by the per-record parser
+ *     against the task's range: here, a number of more than MAX_NUMBER_CHARS
+ *     characters or with an exponent of three digits or more gives up (every other
+ *     one is within the range: below 10**(100 + 99), no digit below 10**-(100 + 99));
+ *   - nesting deeper than MAX_DEPTH gives up (Python's json recurses).
+ * The scan runs without the GIL (`data` is a buffer the call holds an export of; the
+ * outputs are new bytes objects nobody else sees yet). Tested against the per-record
+ * parser and under AddressSanitizer: worker/tests/test_worker_keyvalue.py.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define MAX_DEPTH 64
+#define MAX_NUMBER_CHARS 100
+
+typedef const unsigned char *ptr;
+
+/* bytes a string holds as they are: not '"', not '\\', not a control character */
+static unsigned char plain[256];
+
+enum kind { K_NONE, K_STRING, K_NUMBER, K_OTHER };
+
+typedef struct {
+    ptr start, end;  /* the member value's text */
+    enum kind kind;
+    int escaped;     /* K_STRING: holds an escape */
+    int exponent;    /* K_NUMBER: has an exponent */
+} member;
+
+static inline ptr skip_ws(ptr p, ptr end)
+{
+    /* JSON's whitespace; a line holds no "\n" */
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static inline int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* p at the opening quote; returns the byte after the closing one, or NULL */
+static ptr scan_string(ptr p, ptr end, int *escaped)
+{
+    p++;
+    for (;;) {
+#if defined(__SSE2__)
+        /* 16 bytes at a time: the first '"', '\\' or control character */
+        const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+        const __m128i below = _mm_set1_epi8(0x1f);
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            __m128i stop = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                _mm_cmpeq_epi8(_mm_max_epu8(x, below), below)); /* x <= 0x1f */
+            int mask = _mm_movemask_epi8(stop);
+            if (mask) {
+                p += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            p += 16;
+        }
+#endif
+        while (p < end && plain[*p])
+            p++;
+        if (p >= end)
+            return NULL;
+        if (*p == '"')
+            return p + 1;
+        if (*p != '\\')
+            return NULL; /* a control character */
+        *escaped = 1;
+        if (p + 1 >= end)
+            return NULL;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p += 2;
+            break;
+        case 'u':
+            if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+                return NULL;
+            p += 6;
+            break;
+        default:
+            return NULL;
+        }
+    }
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? ; returns the byte after it, or NULL */
+static ptr scan_number(ptr p, ptr end, int *exponent)
+{
+    ptr start = p;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end)
+        return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        ptr digits;
+        *exponent = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        digits = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == digits || p - digits >= 3)
+            return NULL;
+    }
+    if (p - start > MAX_NUMBER_CHARS)
+        return NULL;
+    /* what may follow a value: whitespace, ',', '}', ']' (checked by the caller) */
+    return p;
+}
+
+static ptr scan_value(ptr p, ptr end, int depth, member *m);
+
+/* p after '{' (open = '{') or '[' (open = '['); returns the byte after the closing one */
+static ptr scan_container(ptr p, ptr end, int depth, unsigned char open)
+{
+    unsigned char close = open == '{' ? '}' : ']';
+    member ignored;
+    if (depth > MAX_DEPTH)
+        return NULL;
+    p = skip_ws(p, end);
+    if (p < end && *p == close)
+        return p + 1;
+    for (;;) {
+        if (open == '{') {
+            int escaped = 0;
+            if (p >= end || *p != '"')
+                return NULL;
+            p = scan_string(p, end, &escaped);
+            if (p == NULL)
+                return NULL;
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+        }
+        p = scan_value(p, end, depth + 1, &ignored);
+        if (p == NULL)
+            return NULL;
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+/* p at a value's first byte; returns the byte after it, or NULL; fills *m */
+static ptr scan_value(ptr p, ptr end, int depth, member *m)
+{
+    m->start = p;
+    m->kind = K_OTHER;
+    m->escaped = m->exponent = 0;
+    if (p >= end)
+        return NULL;
+    switch (*p) {
+    case '"':
+        m->kind = K_STRING;
+        p = scan_string(p, end, &m->escaped);
+        break;
+    case '{':
+    case '[':
+        p = scan_container(p + 1, end, depth, *p);
+        break;
+    case 't':
+        p = (end - p >= 4 && memcmp(p, "true", 4) == 0) ? p + 4 : NULL;
+        break;
+    case 'f':
+        p = (end - p >= 5 && memcmp(p, "false", 5) == 0) ? p + 5 : NULL;
+        break;
+    case 'n':
+        p = (end - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+        break;
+    default:
+        m->kind = K_NUMBER;
+        p = scan_number(p, end, &m->exponent);
+    }
+    m->end = p;
+    return p;
+}
+
+/* one line, from p: the key's and the value's members; returns the byte after the
+ * object and the whitespace after it (the line's "\n" or the end), or NULL to give up.
+ * `end` is the buffer's end: no token takes a "\n", so nothing is read past the line */
+static ptr scan_line(ptr p, ptr end, ptr kf, Py_ssize_t kf_len, ptr vf, Py_ssize_t vf_len,
+                     member *key, member *value)
+{
+    key->kind = value->kind = K_NONE;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{')
+        return NULL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return NULL; /* no members: no key */
+    for (;;) {
+        ptr name;
+        Py_ssize_t name_len;
+        int escaped = 0;
+        member m;
+        if (p >= end || *p != '"')
+            return NULL;
+        name = p + 1;
+        p = scan_string(p, end, &escaped);
+        if (p == NULL || escaped)
+            return NULL;
+        name_len = (p - 1) - name;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = skip_ws(p + 1, end);
+        p = scan_value(p, end, 1, &m);
+        if (p == NULL)
+            return NULL;
+        if (name_len == kf_len && memcmp(name, kf, (size_t)kf_len) == 0)
+            *key = m;
+        else if (name_len == vf_len && memcmp(name, vf, (size_t)vf_len) == 0)
+            *value = m;
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == '}')
+            break;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, end);
+    }
+    return skip_ws(p + 1, end);
+}
+
+/* a plain number's text (no exponent, at most 18 digits) as its digits without the
+ * point (*m, with its sign), how many digits follow the point (*f) and whether it is
+ * a negative zero ("-0", "-0.00": *m is 0 then) */
+static void plain_number(ptr p, ptr end, int64_t *m, uint8_t *f, uint8_t *z)
+{
+    int negative = *p == '-';
+    int64_t digits = 0;
+    uint8_t fraction = 0, after_point = 0;
+    for (p += negative; p < end; p++) {
+        if (*p == '.') {
+            after_point = 1;
+            continue;
+        }
+        digits = digits * 10 + (*p - '0');
+        fraction += after_point;
+    }
+    *m = negative ? -digits : digits;
+    *f = fraction;
+    *z = (uint8_t)(negative && digits == 0);
+}
+
+static PyObject *extract(PyObject *self, PyObject *args)
+{
+    Py_buffer data, kf, vf;
+    Py_ssize_t max_len, cap, lines = 0;
+    PyObject *keys = NULL, *ms = NULL, *fs = NULL, *zs = NULL, *result = NULL;
+    int ok = 1;
+    char *ko;
+    int64_t *mo;
+    uint8_t *fo, *zo;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*n", &data, &kf, &vf, &max_len))
+        return NULL;
+    if (max_len < 1 || max_len > 18) { /* 18 digits fit an int64 */
+        PyErr_SetString(PyExc_ValueError, "max_value_len must be 1 to 18");
+        goto done;
+    }
+    /* a key's text is shorter than its line: the keys fit in len(data); a line it takes
+     * holds two members, at least 14 bytes, so there are fewer than `cap` lines (and
+     * the loop checks it) */
+    cap = data.len / 8 + 1;
+    keys = PyBytes_FromStringAndSize(NULL, data.len);
+    ms = PyBytes_FromStringAndSize(NULL, cap * 8);
+    fs = PyBytes_FromStringAndSize(NULL, cap);
+    zs = PyBytes_FromStringAndSize(NULL, cap);
+    if (keys == NULL || ms == NULL || fs == NULL || zs == NULL)
+        goto done;
+    ko = PyBytes_AS_STRING(keys);
+    mo = (int64_t *)PyBytes_AS_STRING(ms);
+    fo = (uint8_t *)PyBytes_AS_STRING(fs);
+    zo = (uint8_t *)PyBytes_AS_STRING(zs);
+    Py_BEGIN_ALLOW_THREADS
+    {
+        ptr p = (ptr)data.buf, end = p + data.len;
+        for (;;) {
+            member key = {0}, value = {0};
+            Py_ssize_t klen;
+            p = scan_line(p, end, (ptr)kf.buf, kf.len, (ptr)vf.buf, vf.len, &key, &value);
+            if (p == NULL || (p < end && *p != '\n')
+                || key.kind != K_STRING || key.escaped || key.end - key.start < 3
+                || value.kind != K_NUMBER || value.exponent
+                || value.end - value.start > max_len || lines >= cap) {
+                ok = 0;
+                break;
+            }
+            klen = key.end - key.start;
+            memcpy(ko, key.start, (size_t)klen);
+            ko += klen;
+            plain_number(value.start, value.end, mo + lines, fo + lines, zo + lines);
+            lines++;
+            if (p == end)
+                break;
+            *ko++ = '\n';
+            p++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (_PyBytes_Resize(&keys, ko - PyBytes_AS_STRING(keys)) < 0
+        || _PyBytes_Resize(&ms, lines * 8) < 0 || _PyBytes_Resize(&fs, lines) < 0
+        || _PyBytes_Resize(&zs, lines) < 0)
+        goto done;
+    result = Py_BuildValue("(OOOOn)", keys, ms, fs, zs, lines);
+done:
+    Py_XDECREF(keys);
+    Py_XDECREF(ms);
+    Py_XDECREF(fs);
+    Py_XDECREF(zs);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&kf);
+    PyBuffer_Release(&vf);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"extract", extract, METH_VARARGS,
+     "extract(data, key_field, value_field, max_value_len) -> (keys, m, f, z, lines) or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "spotworker._keyvalue",
+    "The example task's common batch, scanned in C (see _keyvalue.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__keyvalue(void)
+{
+    int c;
+    for (c = 0; c < 256; c++)
+        plain[c] = c >= 0x20 && c != '"' && c != '\\';
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,337 @@
+"""The C scan of the common batch (spotworker/_keyvalue.c) never accepts what the
+per-record parser would not accept the same way.
+
+``extract`` either gives up on a batch (None: the general code, whose answer is the
+answer, takes it) or returns, for every line, the key's JSON text and the value's
+digits, fractional digits and sign of zero. Property-based (hypothesis): on JSON
+lines built from every construct the two could disagree on (escapes, control
+characters, NaN, duplicate names, deep nesting, numbers of every shape, whitespace
+JSON does not have), on those lines with bytes inserted, deleted or replaced, and on
+random bytes, every accepted batch is checked against ``AggregateTask._parse_json``
+line by line, and on the common case (good lines of plain numbers) it must accept.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spotworker import fastagg
+from spotworker.tasks import AggregateTask, BadRecord
+
+FUZZ = settings(max_examples=600, deadline=None, derandomize=True, database=None)
+MAX_LEN = fastagg._COLUMNAR_MAX_LEN
+
+# test_the_scan_reads_nothing_outside_its_buffers runs this file against a build of
+# the same source with AddressSanitizer: that build's path comes in this variable
+_SANITIZED = os.environ.get("SPOTWORKER_TEST_KEYVALUE_SO")
+if _SANITIZED:
+    _spec = importlib.util.spec_from_file_location("_keyvalue", _SANITIZED)
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+    extract = _module.extract
+else:
+    extract = fastagg._extract
+needs_c = pytest.mark.skipif(extract is None, reason="spotworker._keyvalue not built here")
+
+
+def _can_build() -> bool:
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    return shutil.which(cc) is not None and headers.is_file()
+
+
+def test_the_c_scan_is_built_where_it_can_be() -> None:
+    # the extension is optional (setup.py): a machine without a C compiler or Python's
+    # headers installs without it. Where both are, a build that failed must not pass
+    # unnoticed behind the fallback.
+    if not _can_build():
+        pytest.skip("no C compiler or no Python.h: the extension is optional")
+    assert extract is not None, "spotworker._keyvalue did not build: see pip's output"
+
+
+def _sanitizer_runtime(cc: str, name: str) -> str | None:
+    found = subprocess.run(
+        [cc, f"-print-file-name={name}"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return found if Path(found).is_absolute() and Path(found).exists() else None
+
+
+def test_the_scan_reads_nothing_outside_its_buffers(tmp_path: Path) -> None:
+    # the tests of this file again, on the same C source built with AddressSanitizer and
+    # UndefinedBehaviorSanitizer, Python's allocations through malloc (PYTHONMALLOC) so
+    # that a read past a bytes object's end is caught: any such read, any undefined
+    # behaviour fails the run
+    if _SANITIZED:
+        pytest.skip("(this is the sanitized run)")
+    cc = shutil.which("gcc")
+    asan = cc and _sanitizer_runtime(cc, "libasan.so")
+    ubsan = cc and _sanitizer_runtime(cc, "libubsan.so")
+    if not (cc and asan and ubsan and _can_build()):
+        pytest.skip("no gcc with AddressSanitizer and UBSan here")
+    source = Path(fastagg.__file__).with_name("_keyvalue.c")
+    so = tmp_path / ("_keyvalue" + str(sysconfig.get_config_var("EXT_SUFFIX")))
+    include = sysconfig.get_paths()["include"]
+    subprocess.run(
+        [cc, "-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+         "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(so)],
+        check=True,
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "SPOTWORKER_TEST_KEYVALUE_SO": str(so),
+        "PYTHONMALLOC": "malloc",
+        "LD_PRELOAD": f"{asan} {ubsan}",
+        "ASAN_OPTIONS": "detect_leaks=0",  # (CPython's own allocations at exit)
+        "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout and "ERROR: AddressSanitizer" not in run.stderr
+
+
+def reference(line: bytes) -> tuple[str, Decimal] | None:
+    """The per-record task's (key, value) for a line, or None if it rejects it."""
+    try:
+        return AggregateTask("x.jsonl", "key", "value")._parse_json(line)
+    except BadRecord:
+        return None
+
+
+def check(data: bytes, key_field: str = "key", value_field: str = "value") -> bool:
+    """Whether extract accepted ``data``; if so, every line is what the per-record
+    parser makes of it."""
+    assert extract is not None
+    got = extract(data, key_field.encode(), value_field.encode(), MAX_LEN)
+    if got is None:
+        return False
+    keys, m, f, z, count = got
+    lines = data.split(b"\n")
+    assert count == len(lines)
+    ms = np.frombuffer(m, np.int64).tolist()
+    fs = np.frombuffer(f, np.uint8).tolist()
+    zs = np.frombuffer(z, np.bool_).tolist()
+    key_texts = keys.split(b"\n")
+    assert len(ms) == len(fs) == len(zs) == len(key_texts) == count
+    task = AggregateTask("x.jsonl", key_field, value_field)
+    for i, line in enumerate(lines):
+        want = task._parse_json(line)  # BadRecord here: accepted what the task rejects
+        key = key_texts[i]
+        assert key[:1] == b'"' == key[-1:] and b"\\" not in key, line
+        value = Decimal(ms[i]).scaleb(-fs[i])
+        if zs[i]:
+            assert ms[i] == 0, line
+            value = value.copy_negate()
+        # the same key, and the same Decimal: value, sign and exponent (its text)
+        assert (key[1:-1].decode("utf-8"), str(value)) == (want[0], str(want[1])), line
+    return True
+
+
+# -- lines of JSON (and nearly JSON) ------------------------------------------------
+_numbers = st.one_of(
+    st.integers(-(10**20), 10**20).map(str),
+    *(
+        st.decimals(-(10**9), 10**9, allow_nan=False, allow_infinity=False, places=p).map(str)
+        for p in (1, 2, 6, 14)
+    ),
+    st.sampled_from(
+        [
+            "0", "-0", "-0.0", "0.000", "1.50", "01", "-", "1.", ".5", "+1", "1e5", "1E+2",
+            "25e-1", "1e999", "1e-999", "1e1001", "NaN", "Infinity", "-Infinity",
+            "12345678901234567", "1234567890123456", "-123456789012345", "0.00000000000001",
+            "9" * 101, "9" * 99, "1e99", "1e100", "1.0e-05",
+        ]
+    ),
+)  # fmt: skip
+_good_chars = st.sampled_from(
+    ["a", "é", "ключ", " ", '\\"', "\\\\", "\\/", "\\n", "\\u0041", "\\ud800", "\\ud83d\\ude42", "\x7f", "😀"]
+)  # fmt: skip
+_chars = st.one_of(
+    _good_chars, _good_chars, _good_chars, _good_chars, _good_chars,
+    st.sampled_from(["\x01", "\x1f", "\t", "\x00"]),  # control characters: rejected
+    st.sampled_from(["\\x", "\\u12", '"', "\\"]),  # not JSON
+)  # fmt: skip
+_strings = st.lists(_chars, max_size=4).map(lambda parts: '"' + "".join(parts) + '"')
+_names = st.sampled_from(
+    ['"key"', '"value"', '"ts"', '""', '"k\\u0065y"', '"valu\\u0065"', '"Key"', '"key "']
+)
+_ws = st.sampled_from([""] * 24 + [" ", "\t", "\r", "  ", " \r\t"] + ["\x0b", "\x0c", "\u00a0"])
+
+
+def _json(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    members = st.lists(st.tuples(_names | _strings, children), max_size=3)
+    return st.one_of(
+        st.lists(children, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]"),
+        members.map(lambda ms: "{" + ",".join(f"{k}:{v}" for k, v in ms) + "}"),
+    )
+
+
+_values = st.recursive(
+    st.one_of(_numbers, _strings, st.sampled_from(["true", "false", "null", "tru", "nul"])),
+    _json,
+    max_leaves=6,
+)
+_member_values = st.one_of(_numbers, _strings, _strings, _values)
+
+
+PLAIN = st.one_of(
+    st.integers(-(10**15) + 1, 10**15 - 1).map(str),
+    st.tuples(st.integers(-(10**6), 10**6), st.integers(0, 10**8 - 1), st.integers(1, 8)).map(
+        lambda t: f"{'-' if t[0] < 0 else ''}{abs(t[0])}.{t[1] % 10 ** t[2]:0{t[2]}d}"
+    ),
+    st.sampled_from(["-0", "-0.0", "0", "0.00"]),
+).filter(lambda t: len(t) <= MAX_LEN)
+KEYS = st.sampled_from(['"a"', '"user-00042"', '"ключ"', '"x y"', '"😀"'])
+#: keys the scan must give up on (escaped, empty) or the task rejects
+ODD_KEYS = st.sampled_from(['"a\x01"', '"\t"', '"a\\u0041"', '""', "5", "null", '"\\ud800"'])
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> str:
+    """One object line: a good key and a plain value, among other members (named key
+    or value too, or escaped, with any value: the last of a name counts), with
+    whitespace JSON has and has not; now and then broken."""
+    members = [('"key"', draw(KEYS)), ('"value"', draw(PLAIN))]
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(members)))
+        members.insert(at, (draw(_names | _strings), draw(_member_values)))
+    w = lambda: draw(_ws)  # noqa: E731
+    body = ",".join(f"{w()}{k}{w()}:{w()}{v}{w()}" for k, v in members)
+    line = w() + "{" + body + "}" + w()
+    broken = [
+        line[:-1],
+        line + "}",
+        line + "{}",
+        line + line,
+        line + "x" + line,
+        "[" + line + "]",
+        line.replace(":", "", 1),
+    ]
+    return draw(st.sampled_from([line] * 14 + broken))
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """Good lines, some of them with a byte inserted, deleted or replaced."""
+    base = [
+        json.dumps({"key": draw(st.sampled_from(["a", "b", "ключ"])), "value": v}, ensure_ascii=False)
+        for v in draw(st.lists(st.sampled_from([1, -2.5, 0.0, -0.0, 10, 0.125, 1e20]), min_size=1, max_size=4))
+    ]  # fmt: skip
+    data = bytearray("\n".join(base).encode())
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["insert", "delete", "replace"]))
+        byte = draw(st.sampled_from(list(b'{}[]",:\\ \t\r\n0123456789.-+eEaxu\x00\x01')))
+        if op == "insert":
+            data[i:i] = bytes([byte])
+        elif i < len(data):
+            data[i : i + 1] = b"" if op == "delete" else bytes([byte])
+    return bytes(data)
+
+
+@needs_c
+@FUZZ
+@given(st.lists(lines(), min_size=1, max_size=3))
+def test_json_lines_are_the_per_record_parsers(batch: list[str]) -> None:
+    TAKEN.append(check("\n".join(batch).encode("utf-8")))
+
+
+TAKEN: list[bool] = []
+
+
+@needs_c
+def test_the_json_lines_above_were_taken_often_enough() -> None:
+    # the property above is only as strong as the share of batches the scan takes
+    if not TAKEN:
+        pytest.skip("run with test_json_lines_are_the_per_record_parsers")
+    assert 0.1 < sum(TAKEN) / len(TAKEN) < 0.9, sum(TAKEN) / len(TAKEN)
+    print(f"taken: {sum(TAKEN) / len(TAKEN):.2f}")
+
+
+@needs_c
+@FUZZ
+@given(mutated())
+def test_mutated_lines_are_the_per_record_parsers(data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # the caller sends a batch that is not UTF-8 to the per-record code
+    check(data)
+
+
+@needs_c
+@FUZZ
+@given(st.binary(max_size=300))
+def test_any_bytes_are_the_per_record_parsers_or_given_up(data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # never read by the task, but the scan must still not crash on it
+        assert extract is not None
+        extract(data, b"key", b"value", MAX_LEN)
+        return
+    check(data)
+
+
+@needs_c
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(KEYS, PLAIN, st.booleans()),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_the_common_batch_is_taken(records: list[tuple[str, str, bool]]) -> None:
+    # every line a good record with a plain number: the scan must take it (else the
+    # fast path would be dead code behind the fallback), with the per-record answer
+    lines = []
+    for key, value, extra in records:
+        tail = ',"ts":1763000000,"tag":"alpha","n":[1,{"a":null}],"s":"\\u00e9\\n"' if extra else ""
+        lines.append(f'{{"key":{key},"value":{value}{tail}}}')
+    assert check("\n".join(lines).encode("utf-8"))
+
+
+@needs_c
+def test_the_fields_are_the_tasks_and_the_last_of_a_name_counts() -> None:
+    assert check(b'{"id":"a","amount":1.5,"key":"x","value":"no"}', "id", "amount")
+    assert check(b'{"key":"a","key":"b","value":1,"value":2}')
+    assert not check(b'{"key":"a","value":1,"value":"2"}')  # the last one is a string
+    assert not check(b'{"key":"a","value":1,"k\\u0065y":"b"}')  # an escaped name: gives up
+    assert not check(b'{"key":"a","value":1.5e0}')  # an exponent: not a plain number
+    assert not check(b'{"key":"a","value":12345678901234567}')  # 17 characters
+    assert check(b'{"key":"a","value":1234567890123456}')  # 16
+    assert not check(b'{"key":"","value":1}')  # an empty key is a bad record
+    assert not check(b'{"key":"a","value":1,"x":1e100}')  # may be outside the range
+    assert check(b'{"key":"a","value":1,"x":1e99}')
+    assert not check(b'{"key":"a","value":1,"x":' + b"[" * 65 + b"]" * 65 + b"}")  # deep
+    assert check(b'{"key":"a","value":1,"x":' + b"[" * 63 + b"]" * 63 + b"}")
+    assert not check(b'{"key":"a","value":1}\n')  # a blank last line: not a record
+    assert not check(b"")
+
+
+@needs_c
+def test_bad_arguments_are_errors_not_answers() -> None:
+    assert extract is not None
+    with pytest.raises(ValueError, match="max_value_len"):
+        extract(b'{"key":"a","value":1}', b"key", b"value", 19)
+    with pytest.raises(TypeError):
+        extract("text", b"key", b"value", 16)  # type: ignore[arg-type]
