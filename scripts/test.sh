@@ -28,7 +28,7 @@ PY="$VENV/bin/python"
 export PATH="$PWD/$VENV/bin:$PATH"
 
 stamp="$VENV/.cfgen-install-stamp"
-want="$(cat pyproject.toml worker/pyproject.toml worker/setup.py worker/src/spotworker/_keyvalue.c 2>/dev/null | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml worker/pyproject.toml worker/setup.py worker/src/spotworker/_speedups.c 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet -e ".[test,dev]" -e "./worker[test]"

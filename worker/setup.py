@@ -1,6 +1,6 @@
 """The one thing pyproject.toml cannot say without an experimental table: the C extension.
 
-``spotworker._keyvalue`` scans the example task's common batch in C (chosen by
+``spotworker._speedups`` scans the example task's common batch in C (chosen by
 measurement: worker/README.md, "Choosing the parser"). It is optional: without a C
 compiler or Python's headers the package installs without it (setuptools warns) and
 the task takes msgspec's path, with the same results.
@@ -11,8 +11,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "spotworker._keyvalue",
-            sources=["src/spotworker/_keyvalue.c"],
+            "spotworker._speedups",
+            sources=["src/spotworker/_speedups.c"],
             optional=True,
         )
     ]

@@ -90,7 +90,7 @@ def test_build_stage_builds_the_c_scan_and_checks_it() -> None:
     last_from = max(i for i, (w, _) in enumerate(ins) if w == "FROM")
     build = " ".join(rest for w, rest in ins[:last_from] if w in {"RUN", "COPY"})
     assert "gcc" in build and "setup.py" in build
-    assert 'python -c "import spotworker._keyvalue"' in build
+    assert 'python -c "import spotworker._speedups"' in build
     ignored = (WORKER_DIR / ".dockerignore").read_text(encoding="utf-8").split()
     assert "!setup.py" in ignored  # (everything else is left out of the context)
     assert "**/*.so" in ignored  # a .so built on the developer's machine stays out

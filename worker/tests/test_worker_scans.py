@@ -49,6 +49,7 @@ def test_newline_scans_are_the_plain_python_answers(buf: bytes) -> None:
     assert nl.tolist() == [i for i, c in enumerate(buf) if c == 10]
     lines = _lines(buf)
     assert newlines.line_counts(buf) == (len(lines), lines.count(b""))
+    assert newlines.line_counts_numpy(buf) == (len(lines), lines.count(b""))
     assert newlines.longest_line(buf, nl) == max(map(len, lines))
     assert newlines.shortest_line(buf, nl) == min(map(len, lines))
     quoted = all(x[:1] == b'"' and len(x) > 2 for x in lines)
@@ -86,6 +87,7 @@ def test_block_by_block_scans_across_block_edges(at: int) -> None:
     ):
         lines = buf.split(b"\n")
         assert newlines.line_counts(buf) == (3, lines.count(b"")) == (3, blanks), at
+        assert newlines.line_counts_numpy(buf) == (3, blanks), at
         batch = RecordBatch.from_data(buf, 1, 0)
         assert (batch.count, batch.blank_lines()) == (3, lines.count(b""))
     # every line braced, with a "}\n{" at or near a block's edge

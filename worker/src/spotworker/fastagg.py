@@ -31,7 +31,7 @@ batch) goes through the per-record code, whose answer is then the answer:
 
 CSV objects go through the per-record code (one record per line, a header).
 
-The common batch first goes to a C scan (spotworker/_keyvalue.c, ``_extracted``;
+The common batch first goes to a C scan (spotworker/_speedups.c, ``_extracted``;
 optional: built where a C compiler was, else msgspec's path below for every batch,
 with the same results): in one pass without the GIL it either takes the whole batch
 (every line an object whose key is a string without escapes and whose value a plain
@@ -73,7 +73,7 @@ import polars as pl
 from spotworker import newlines
 
 try:  # the C scan of the common batch (optional: built when a C compiler was there)
-    from spotworker._keyvalue import extract as _extract
+    from spotworker._speedups import extract as _extract
 except ImportError:  # pragma: no cover - the package built without it
     _extract = None  # type: ignore[assignment]
 from spotworker.tasks import (
@@ -119,7 +119,7 @@ _PARTIAL_RECORDS = 1 << 22
 _PARTIAL_ROWS = 65536
 #: buffers of this many bytes or more are searched with Polars (_big_exponent)
 _POLARS_SEARCH_FROM = 65536
-#: the C scan's columns of a batch's values (_keyvalue.extract): m, f, z of _fold_frame
+#: the C scan's columns of a batch's values (_speedups.extract): m, f, z of _fold_frame
 _Parsed = tuple[bytes, bytes, bytes]
 #: the exponent of a sum with f fractional digits
 _EXPONENTS = [Decimal(1).scaleb(-f) for f in range(_COLUMNAR_MAX_LEN)]
@@ -127,7 +127,7 @@ _EXPONENTS = [Decimal(1).scaleb(-f) for f in range(_COLUMNAR_MAX_LEN)]
 
 class AggregateBatchTask(AggregateTask):
     def __init__(self, key: str, key_field: str, value_field: str, *, c_scan: bool = True) -> None:
-        """``c_scan=False``: never the C scan (_keyvalue), msgspec's path for every batch
+        """``c_scan=False``: never the C scan (_speedups), msgspec's path for every batch
         (what runs where the extension was not built; the tests run both)."""
         super().__init__(key, key_field, value_field)
         #: records decoded but not yet folded into self.aggs, in input order
@@ -250,7 +250,7 @@ class AggregateBatchTask(AggregateTask):
         return BatchResult(bad=bad)
 
     def _extracted(self, batch: RecordBatch) -> bool:
-        """The common batch in one C scan (_keyvalue.c), without the GIL, or False: both
+        """The common batch in one C scan (_speedups.c), without the GIL, or False: both
         fields as JSON text, exactly what _columnar below gets from msgspec, the values
         already as the fold's columns. After a batch it does not take, the next
         _COLUMNAR_RETRY batches go to the general code directly."""

@@ -1,4 +1,4 @@
-"""The C scan of the common batch (spotworker/_keyvalue.c) never accepts what the
+"""The C scan of the common batch (spotworker/_speedups.c) never accepts what the
 per-record parser would not accept the same way.
 
 ``extract`` either gives up on a batch (None: the general code, whose answer is the
@@ -13,6 +13,7 @@ line by line, and on the common case (good lines of plain numbers) it must accep
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -22,29 +23,33 @@ import sys
 import sysconfig
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from spotworker import fastagg
+from spotworker import fastagg, newlines
 from spotworker.tasks import AggregateTask, BadRecord
 
 FUZZ = settings(max_examples=600, deadline=None, derandomize=True, database=None)
 MAX_LEN = fastagg._COLUMNAR_MAX_LEN
 
-# test_the_scan_reads_nothing_outside_its_buffers runs this file against a build of
+# test_the_scans_read_nothing_outside_their_buffers runs this file against builds of
 # the same source with AddressSanitizer: that build's path comes in this variable
-_SANITIZED = os.environ.get("SPOTWORKER_TEST_KEYVALUE_SO")
+_SANITIZED = os.environ.get("SPOTWORKER_TEST_SPEEDUPS_SO")
+_module: Any = None
 if _SANITIZED:
-    _spec = importlib.util.spec_from_file_location("_keyvalue", _SANITIZED)
+    _spec = importlib.util.spec_from_file_location("_speedups", _SANITIZED)
     assert _spec is not None and _spec.loader is not None
     _module = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(_module)
-    extract = _module.extract
 else:
-    extract = fastagg._extract
-needs_c = pytest.mark.skipif(extract is None, reason="spotworker._keyvalue not built here")
+    with contextlib.suppress(ImportError):  # (optional: see test_the_c_scan_is_built...)
+        from spotworker import _speedups as _module
+extract = _module.extract if _module else None
+line_counts = _module.line_counts if _module else None
+needs_c = pytest.mark.skipif(_module is None, reason="spotworker._speedups not built here")
 
 
 def _can_build() -> bool:
@@ -59,7 +64,8 @@ def test_the_c_scan_is_built_where_it_can_be() -> None:
     # unnoticed behind the fallback.
     if not _can_build():
         pytest.skip("no C compiler or no Python.h: the extension is optional")
-    assert extract is not None, "spotworker._keyvalue did not build: see pip's output"
+    assert fastagg._extract is not None, "spotworker._speedups did not build: see pip's output"
+    assert newlines._c_line_counts is not None  # (both use it where it is built)
 
 
 def _sanitizer_runtime(cc: str, name: str) -> str | None:
@@ -69,11 +75,13 @@ def _sanitizer_runtime(cc: str, name: str) -> str | None:
     return found if Path(found).is_absolute() and Path(found).exists() else None
 
 
-def test_the_scan_reads_nothing_outside_its_buffers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("portable", [False, True], ids=["sse2", "portable"])
+def test_the_scans_read_nothing_outside_their_buffers(tmp_path: Path, portable: bool) -> None:
     # the tests of this file again, on the same C source built with AddressSanitizer and
     # UndefinedBehaviorSanitizer, Python's allocations through malloc (PYTHONMALLOC) so
     # that a read past a bytes object's end is caught: any such read, any undefined
-    # behaviour fails the run
+    # behaviour fails the run. Once as built here (SSE2 on x86_64), once without the
+    # SSE2 code (-U__SSE2__: the portable code that other CPUs run)
     if _SANITIZED:
         pytest.skip("(this is the sanitized run)")
     cc = shutil.which("gcc")
@@ -81,17 +89,18 @@ def test_the_scan_reads_nothing_outside_its_buffers(tmp_path: Path) -> None:
     ubsan = cc and _sanitizer_runtime(cc, "libubsan.so")
     if not (cc and asan and ubsan and _can_build()):
         pytest.skip("no gcc with AddressSanitizer and UBSan here")
-    source = Path(fastagg.__file__).with_name("_keyvalue.c")
-    so = tmp_path / ("_keyvalue" + str(sysconfig.get_config_var("EXT_SUFFIX")))
+    source = Path(fastagg.__file__).with_name("_speedups.c")
+    so = tmp_path / ("_speedups" + str(sysconfig.get_config_var("EXT_SUFFIX")))
     include = sysconfig.get_paths()["include"]
     subprocess.run(
         [cc, "-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+         *(["-U__SSE2__"] if portable else []),
          "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(so)],
         check=True,
     )  # fmt: skip
     env = {
         **os.environ,
-        "SPOTWORKER_TEST_KEYVALUE_SO": str(so),
+        "SPOTWORKER_TEST_SPEEDUPS_SO": str(so),
         "PYTHONMALLOC": "malloc",
         "LD_PRELOAD": f"{asan} {ubsan}",
         "ASAN_OPTIONS": "detect_leaks=0",  # (CPython's own allocations at exit)
@@ -335,3 +344,31 @@ def test_bad_arguments_are_errors_not_answers() -> None:
         extract(b'{"key":"a","value":1}', b"key", b"value", 19)
     with pytest.raises(TypeError):
         extract("text", b"key", b"value", 16)  # type: ignore[arg-type]
+
+
+# -- line_counts ----------------------------------------------------------------------
+def _plain_counts(buf: bytes) -> tuple[int, int]:
+    lines = buf.split(b"\n")
+    return len(lines), lines.count(b"")
+
+
+@needs_c
+@FUZZ
+@given(st.lists(st.sampled_from([b"\n", b"\n", b"x", b"\x0a\x0a", b"\x8a", b"\x0b", b"yz"])))
+def test_line_counts_are_the_plain_python_answers(parts: list[bytes]) -> None:
+    assert line_counts is not None
+    buf = b"".join(parts)
+    assert line_counts(buf) == _plain_counts(buf)
+
+
+@needs_c
+@pytest.mark.parametrize("run", [1, 2, 15, 16, 17, 4079, 4080, 4081, 4096, 9000])
+@pytest.mark.parametrize("at", [0, 1, 7, 15, 16, 4079, 4080, 4095])
+def test_line_counts_across_blocks_and_counter_flushes(run: int, at: int) -> None:
+    # 16-byte blocks, byte counters summed every 255 blocks (4,080 bytes), 8-byte words:
+    # runs of newlines across each edge
+    assert line_counts is not None
+    for filler in (b"x", b"\n"):
+        buf = filler * at + b"\n" * run + filler * (8191 - at)
+        assert line_counts(buf) == _plain_counts(buf), (run, at, filler)
+        assert line_counts(buf[:-1]) == _plain_counts(buf[:-1])

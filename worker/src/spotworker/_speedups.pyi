@@ -1,4 +1,5 @@
-# The C extension's interface (src/spotworker/_keyvalue.c).
+# The C extension's interface (src/spotworker/_speedups.c).
 def extract(
     data: bytes, key_field: bytes, value_field: bytes, max_value_len: int, /
 ) -> tuple[bytes, bytes, bytes, bytes, int] | None: ...
+def line_counts(buf: bytes, /) -> tuple[int, int]: ...
