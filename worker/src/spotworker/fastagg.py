@@ -105,11 +105,11 @@ assert _SCAN_BLOCK % _RUN_WINDOW == 0 and 2 * _RUN_WINDOW - 1 <= _LONG_DIGITS
 _FOLD_AT = 65536
 #: values of at most this many characters, without an exponent, are folded as columns
 _COLUMNAR_MAX_LEN = 16
-#: pending columnar records folded at once (pending, as JSON text: ~25 bytes each; the
-#: fold takes Polars ~25 MB more at this size, and one fold is in flight while the next
-#: is gathered: the RSS bound, measured: at 1 GB of input, peak RSS 143-146 MB, at
-#: 131,072 151-155 MB at the same speed)
-_COLUMNAR_FOLD_AT = 98304
+#: pending columnar records folded at once (pending: ~25 bytes each; one fold is in
+#: flight while the next is gathered, and Polars' working memory for a fold grows with
+#: it: the RSS bound, measured at 1 GB of input in one process, the C scan's columns:
+#: peak RSS 146-147 MB at 65,536, 155-160 MB at 98,304, at the same speed)
+_COLUMNAR_FOLD_AT = 65536
 #: batches given to the general code after one _columnar did not take (either gives
 #: the same result; this bounds the cost of trying on an input where it never takes)
 _COLUMNAR_RETRY = 16
