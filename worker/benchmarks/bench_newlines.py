@@ -1,4 +1,4 @@
-"""How the batch path's line scans were chosen: CPython against numpy, side by side.
+"""How the batch path's line scans were chosen: CPython, numpy and C, side by side.
 
 Not part of the test suite. Run from the repository root:
 
@@ -7,8 +7,9 @@ Not part of the test suite. Run from the repository root:
 It generates the benchmark's JSON Lines (bench_worker.make_object), cuts them in
 1 MiB batches of whole lines (the harness's batches) and prints, per question the
 harness or the batch aggregate asks of a batch, the milliseconds per batch (best of
-5) of the plain CPython way and of spotworker.newlines / fastagg's scan, and checks
-that both give the same answer.
+5) of the plain CPython way, of spotworker.newlines / fastagg's numpy scans and, for
+the line count, of the C extension (where built), and checks that they give the same
+answer.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> int:
                 b.count(b"\n") + 1,
                 b.split(b"\n").count(b"") if _BLANKISH.search(b) or b[:1] == b"\n" else 0,
             ),
-            newlines.line_counts,
+            newlines.line_counts_numpy,
         ),
         ("newline positions", lambda b: None, lambda b: len(newlines.positions(b))),
         (
@@ -71,14 +72,19 @@ def main() -> int:
         ),
     ]
     print(f"{len(batches)} batches of ~1 MiB, {len(data) / 2**20:.1f} MiB; ms per batch, best of 5")
-    print(f"  {'':26s} {'CPython':>9s} {'numpy':>9s}")
+    print(f"  {'':26s} {'CPython':>9s} {'numpy':>9s} {'C':>9s}")
     for name, plain, fast in rows:
         t_plain, want = _best(plain, batches)
         t_fast, got = _best(fast, batches)
         if name != "newline positions":
             assert want == got, name
         shown = "-" if name == "newline positions" else f"{t_plain:.3f}"
-        print(f"  {name:26s} {shown:>9s} {t_fast:9.3f}")
+        c_shown = "-"
+        if name == "lines and blank lines" and newlines._c_line_counts is not None:
+            t_c, got_c = _best(newlines._c_line_counts, batches)
+            assert got_c == want
+            c_shown = f"{t_c:.3f}"
+        print(f"  {name:26s} {shown:>9s} {t_fast:9.3f} {c_shown:>9s}")
     return 0
 
 

@@ -10,7 +10,11 @@ It generates the benchmark's JSON Lines (bench_worker.make_object), cuts them in
 CPU seconds and MB per CPU second (best of 2, one thread): parse only, and the
 whole aggregate where the candidate can keep the sums exact. orjson, pyarrow and
 Polars read numbers as floats (inexact sums: not usable as they are); msgspec can
-hand back a value's exact JSON text (``msgspec.Raw``) for an exact Decimal.
+hand back a value's exact JSON text (``msgspec.Raw``) for an exact Decimal, and the
+worker's own C scan (spotworker._speedups, where built) the key's text and the
+value's digits. The batch task is measured with and without the C scan, over the
+object's chunks and its end (finish). One thread's CPU time: the batch task's
+folding thread (Polars) counts too.
 """
 
 from __future__ import annotations
@@ -30,8 +34,13 @@ import orjson
 import polars as pl
 import pyarrow.json as pj
 from bench_worker import make_object, mib_batches
+from spotworker import fastagg
 from spotworker.fastagg import AggregateBatchFactory
 from spotworker.tasks import AggregateFactory, RecordBatch
+
+_speedups: Any = None
+if fastagg._extract is not None:
+    from spotworker import _speedups
 
 
 class _Rec(msgspec.Struct):
@@ -84,10 +93,19 @@ def main() -> int:  # noqa: C901 - the candidates, one small function each
                 "key"
             ).agg(pl.len(), v.sum().alias("sum"), v.min().alias("min"), v.max().alias("max"))
 
-    def batch_task() -> None:
-        task = AggregateBatchFactory().open("x.jsonl", None)
-        for i, lines in enumerate(batches):
-            task.feed_batch(RecordBatch(lines, i, 0))
+    def batch_task(c_scan: bool) -> Callable[[], None]:
+        def run() -> None:
+            task = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
+            for i, c in enumerate(chunks):
+                task.feed_batch(RecordBatch.from_data(c, i, 0))
+            task.finish()
+
+        return run
+
+    def c_scan_parse() -> None:
+        assert _speedups is not None
+        for c in chunks:
+            assert _speedups.extract(c, b"key", b"value", 16) is not None
 
     cases: list[tuple[str, Callable[[], Any]]] = [
         ("split lines only", split_only),
@@ -96,8 +114,12 @@ def main() -> int:  # noqa: C901 - the candidates, one small function each
         ("orjson loads (parse only, floats)", orjson_parse),
         ("pyarrow.json read_json (parse only, floats)", arrow_parse),
         ("polars read_ndjson + group_by (floats)", polars_aggregate),
-        ("msgspec: the batch task (exact)", batch_task),
+        ("C scan, key text + value digits (parse only)", c_scan_parse),
+        ("msgspec: the batch task without the C scan", batch_task(False)),
+        ("the batch task with the C scan (exact)", batch_task(True)),
     ]
+    if _speedups is None:  # not built here: nothing to measure
+        cases = [c for c in cases if "C scan" not in c[0] or "without" in c[0]]
     print(f"python {sys.version.split()[0]}, {mb:.1f} MB, load {os.getloadavg()[0]:.1f}")
     for name, fn in cases:
         best = float("inf")
