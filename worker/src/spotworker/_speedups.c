@@ -310,11 +310,11 @@ static PyObject *extract(PyObject *self, PyObject *args)
 {
     Py_buffer data, kf, vf;
     Py_ssize_t max_len, cap, lines = 0;
-    PyObject *keys = NULL, *ms = NULL, *fs = NULL, *zs = NULL, *result = NULL;
+    PyObject *result = NULL;
     int ok = 1;
-    char *ko;
-    int64_t *mo;
-    uint8_t *fo, *zo;
+    char *keys = NULL, *ko;
+    int64_t *ms = NULL;
+    uint8_t *fs = NULL, *zs = NULL;
     (void)self;
     if (!PyArg_ParseTuple(args, "y*y*y*n", &data, &kf, &vf, &max_len))
         return NULL;
@@ -322,20 +322,21 @@ static PyObject *extract(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "max_value_len must be 1 to 18");
         goto done;
     }
-    /* a key's text is shorter than its line: the keys fit in len(data); a line it takes
-     * holds two members, at least 14 bytes, so there are fewer than `cap` lines (and
-     * the loop checks it) */
+    /* Scratch space, freed before returning: the results are copied into bytes objects
+     * of their exact sizes (a bytes object shrunk in place would leave the rest of its
+     * block to the allocator's heap, one per batch). A key's text is shorter than its
+     * line: the keys fit in len(data); a line taken holds two members, at least 14
+     * bytes, so there are fewer than `cap` lines (and the loop checks it). */
     cap = data.len / 8 + 1;
-    keys = PyBytes_FromStringAndSize(NULL, data.len);
-    ms = PyBytes_FromStringAndSize(NULL, cap * 8);
-    fs = PyBytes_FromStringAndSize(NULL, cap);
-    zs = PyBytes_FromStringAndSize(NULL, cap);
-    if (keys == NULL || ms == NULL || fs == NULL || zs == NULL)
+    keys = PyMem_Malloc((size_t)data.len + 1);
+    ms = PyMem_Malloc((size_t)cap * sizeof(int64_t));
+    fs = PyMem_Malloc((size_t)cap);
+    zs = PyMem_Malloc((size_t)cap);
+    if (keys == NULL || ms == NULL || fs == NULL || zs == NULL) {
+        PyErr_NoMemory();
         goto done;
-    ko = PyBytes_AS_STRING(keys);
-    mo = (int64_t *)PyBytes_AS_STRING(ms);
-    fo = (uint8_t *)PyBytes_AS_STRING(fs);
-    zo = (uint8_t *)PyBytes_AS_STRING(zs);
+    }
+    ko = keys;
     Py_BEGIN_ALLOW_THREADS
     {
         ptr p = (ptr)data.buf, end = p + data.len;
@@ -353,7 +354,7 @@ static PyObject *extract(PyObject *self, PyObject *args)
             klen = key.end - key.start;
             memcpy(ko, key.start, (size_t)klen);
             ko += klen;
-            plain_number(value.start, value.end, mo + lines, fo + lines, zo + lines);
+            plain_number(value.start, value.end, ms + lines, fs + lines, zs + lines);
             lines++;
             if (p == end)
                 break;
@@ -362,20 +363,17 @@ static PyObject *extract(PyObject *self, PyObject *args)
         }
     }
     Py_END_ALLOW_THREADS
-    if (!ok) {
+    if (!ok)
         result = Py_NewRef(Py_None);
-        goto done;
-    }
-    if (_PyBytes_Resize(&keys, ko - PyBytes_AS_STRING(keys)) < 0
-        || _PyBytes_Resize(&ms, lines * 8) < 0 || _PyBytes_Resize(&fs, lines) < 0
-        || _PyBytes_Resize(&zs, lines) < 0)
-        goto done;
-    result = Py_BuildValue("(OOOOn)", keys, ms, fs, zs, lines);
+    else
+        result = Py_BuildValue("(y#y#y#y#n)", keys, (Py_ssize_t)(ko - keys), (char *)ms,
+                               lines * (Py_ssize_t)sizeof(int64_t), (char *)fs, lines,
+                               (char *)zs, lines, lines);
 done:
-    Py_XDECREF(keys);
-    Py_XDECREF(ms);
-    Py_XDECREF(fs);
-    Py_XDECREF(zs);
+    PyMem_Free(keys);
+    PyMem_Free(ms);
+    PyMem_Free(fs);
+    PyMem_Free(zs);
     PyBuffer_Release(&data);
     PyBuffer_Release(&kf);
     PyBuffer_Release(&vf);

@@ -108,7 +108,8 @@ _COLUMNAR_MAX_LEN = 16
 #: pending columnar records folded at once (pending: ~25 bytes each; one fold is in
 #: flight while the next is gathered, and Polars' working memory for a fold grows with
 #: it: the RSS bound, measured at 1 GB of input in one process, the C scan's columns:
-#: peak RSS 146-147 MB at 65,536, 155-160 MB at 98,304, at the same speed)
+#: peak RSS 146-147 MB at 65,536, 155-160 MB at 98,304, at the same speed; 135-137 MB
+#: at 65,536 once the C scan stopped shrinking its outputs in place)
 _COLUMNAR_FOLD_AT = 65536
 #: batches given to the general code after one _columnar did not take (either gives
 #: the same result; this bounds the cost of trying on an input where it never takes)
