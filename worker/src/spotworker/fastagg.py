@@ -1,12 +1,13 @@
-"""The example aggregate through the batch API: the same task, parsed with msgspec.
+"""The example aggregate through the batch API: the same task, scanned in C or msgspec.
 
 ``AggregateBatchTask`` computes exactly what :class:`spotworker.tasks.AggregateTask`
 computes (the same snapshot, output bytes and bad-record reasons; it is that
-class with a ``feed_batch``), about four times faster per record. msgspec was
-chosen by measurement (worker/README.md, "Choosing the parser"): it decodes
-just the two fields into a typed struct and skips the rest in C, and its
-``Raw`` type hands back the value's exact JSON text, which becomes an exact
-Decimal like the per-record parser's (no float on the way).
+class with a ``feed_batch``), about eight times faster per CPU second with the C
+scan (spotworker._speedups, below), four without it. msgspec was chosen by
+measurement (worker/README.md, "Choosing the parser"): it decodes just the two
+fields into a typed struct and skips the rest in C, and its ``Raw`` type hands back
+the value's exact JSON text, which becomes an exact Decimal like the per-record
+parser's (no float on the way).
 
 Equivalence, line by line. A line goes through msgspec only when msgspec's
 answer is certainly the standard parser's; otherwise that line (or the whole
