@@ -1,4 +1,5 @@
-"""Where the newlines of a read buffer are, with numpy (vectorized, in C).
+"""Where the newlines of a read buffer are, with numpy (vectorized, in C) or the C
+extension (the line count, spotworker._speedups, where built).
 
 The harness needs, per 1 MiB batch, its line count (line numbers are part of its
 guarantees) and how many lines are blank (not records); the batch example task
@@ -10,13 +11,19 @@ side): the line count and the blank lines, in one pass, 0.15 ms (0.08 + 0.14 in 
 against 0.76 with ``bytes.count`` and a regex; every line braced ~0.19 ms, 0.33 with
 the line count against 0.95 with ``bytes.count(b"}\\n{")``. The positions of the
 newlines (0.27 ms) serve the questions about lines' lengths and first bytes, one
-gather per line (for the short joined texts).
+gather per line (for the short joined texts). numpy is imported on first use (see
+_scratch): the harness itself needs only the line count.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Positions = npt.NDArray[np.intp]
 
 try:  # the C scan (optional: built where a C compiler was; else numpy, the same answer)
     from spotworker._speedups import line_counts as _c_line_counts
@@ -26,16 +33,30 @@ except ImportError:  # pragma: no cover - the package built without it
 _NL = 10  # b"\n"
 _OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
 
-Positions = npt.NDArray[np.intp]
-
 #: bytes per step of the block-by-block scans. Their scratch arrays are kept: a fresh
 #: 1 MiB array per step costs more than the step (its pages are new; two newlines in a
 #: row: 0.5 ms per MiB with fresh arrays, 0.12 in blocks), and a block stays in the
 #: CPU's cache. One set per process: the scans run in the thread that reads.
 BLOCK = 131072
-_IS_NL = np.empty(BLOCK + 1, np.bool_)
-_NEXT_NL = np.empty(BLOCK, np.bool_)
-_THIRD = np.empty(BLOCK, np.bool_)
+_SCRATCH: list[Any] = []
+
+
+def _scratch() -> list[Any]:
+    """The scratch arrays, made on first use. numpy is imported by each scan when it
+    runs (a dict lookup after the first): where the C extension is built, the harness
+    counts lines without it, and a task that needs none of the scans below (the no-op,
+    a per-record task) does not pay numpy's import (~60 ms of the start here)."""
+    import numpy  # (on first use, see above)
+
+    if not _SCRATCH:
+        _SCRATCH.extend(
+            [
+                numpy.empty(BLOCK + 1, numpy.bool_),
+                numpy.empty(BLOCK, numpy.bool_),
+                numpy.empty(BLOCK, numpy.bool_),
+            ]
+        )
+    return _SCRATCH
 
 
 def line_counts(buf: bytes) -> tuple[int, int]:
@@ -52,21 +73,26 @@ def line_counts_numpy(buf: bytes) -> tuple[int, int]:
     newlines in a row; each block is compared with the next block's first byte too)."""
     if not buf:
         return 1, 1
+    import numpy as np  # (imported on first use: see _scratch)
+
+    is_nl_block, next_nl_block, _ = _scratch()
     a = np.frombuffer(buf, np.uint8)
     n = len(a)
     found = inner = 0
     for start in range(0, n, BLOCK):
         k = min(BLOCK, n - start)  # this block's bytes
         m = min(k + 1, n - start)  # and the next block's first, for the pair across
-        is_nl = np.equal(a[start : start + m], _NL, out=_IS_NL[:m])
+        is_nl = np.equal(a[start : start + m], _NL, out=is_nl_block[:m])
         found += int(np.count_nonzero(is_nl[:k]))
-        pairs = np.logical_and(is_nl[: m - 1], is_nl[1:m], out=_NEXT_NL[: m - 1])
+        pairs = np.logical_and(is_nl[: m - 1], is_nl[1:m], out=next_nl_block[: m - 1])
         inner += int(np.count_nonzero(pairs))
     return found + 1, inner + (buf[:1] == b"\n") + (buf[-1:] == b"\n")
 
 
 def positions(buf: bytes) -> Positions:
     """The offsets of every b"\\n" in ``buf``, in increasing order."""
+    import numpy as np  # (imported on first use: see _scratch)
+
     return np.flatnonzero(np.frombuffer(buf, np.uint8) == _NL)
 
 
@@ -76,12 +102,15 @@ def every_line_braced(buf: bytes, newlines: int) -> bool:
     block by block)."""
     if buf[:1] != b"{" or buf[-1:] != b"}":
         return False
+    import numpy as np  # (imported on first use: see _scratch)
+
+    first, second, third = _scratch()
     a = np.frombuffer(buf, np.uint8)
     n = len(a) - 2  # triples (a[i], a[i + 1], a[i + 2])
     found = 0
     for start in range(0, n, BLOCK):
         k = min(BLOCK, n - start)
-        close, nl, opening = _IS_NL[:k], _NEXT_NL[:k], _THIRD[:k]
+        close, nl, opening = first[:k], second[:k], third[:k]
         np.equal(a[start : start + k], _CLOSE, out=close)
         np.equal(a[start + 1 : start + 1 + k], _NL, out=nl)
         np.equal(a[start + 2 : start + 2 + k], _OPEN, out=opening)
@@ -95,11 +124,15 @@ def every_line_quoted(buf: bytes, nl: Positions) -> bool:
     if buf[:1] != b'"' or shortest_line(buf, nl) <= 2:
         return False
     # no line is empty: each newline is followed by a line's first byte
+    import numpy as np  # (imported on first use: see _scratch)
+
     return bool((np.frombuffer(buf, np.uint8)[nl + 1] == _QUOTE).all())
 
 
 def _line_lengths(buf: bytes, nl: Positions) -> npt.NDArray[np.intp]:
     """The length of each line of ``buf`` (without its newline)."""
+    import numpy as np  # (imported on first use: see _scratch)
+
     return np.diff(np.concatenate(([-1], nl, [len(buf)]))) - 1
 
 
