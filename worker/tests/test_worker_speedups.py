@@ -30,7 +30,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spotworker import fastagg, newlines
-from spotworker.tasks import AggregateTask, BadRecord
+from spotworker.tasks import AggregateTask
 
 FUZZ = settings(max_examples=600, deadline=None, derandomize=True, database=None)
 MAX_LEN = fastagg._COLUMNAR_MAX_LEN
@@ -115,14 +115,6 @@ def test_the_scans_read_nothing_outside_their_buffers(tmp_path: Path, portable: 
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout and "ERROR: AddressSanitizer" not in run.stderr
-
-
-def reference(line: bytes) -> tuple[str, Decimal] | None:
-    """The per-record task's (key, value) for a line, or None if it rejects it."""
-    try:
-        return AggregateTask("x.jsonl", "key", "value")._parse_json(line)
-    except BadRecord:
-        return None
 
 
 def check(data: bytes, key_field: str = "key", value_field: str = "value") -> bool:
