@@ -12,9 +12,10 @@ whole aggregate where the candidate can keep the sums exact. orjson, pyarrow and
 Polars read numbers as floats (inexact sums: not usable as they are); msgspec can
 hand back a value's exact JSON text (``msgspec.Raw``) for an exact Decimal, and the
 worker's own C scan (spotworker._speedups, where built) the key's text and the
-value's digits. The batch task is measured with and without the C scan, over the
-object's chunks and its end (finish). One thread's CPU time: the batch task's
-folding thread (Polars) counts too.
+value's digits, and its fold (Groups) the exact per-key aggregate. The batch task is
+measured with and without the C scan and fold, over the object's chunks and its end
+(finish). One thread's CPU time: without the C fold, the batch task's folding thread
+(Polars) counts too.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from spotworker.fastagg import AggregateBatchFactory
 from spotworker.tasks import AggregateFactory, RecordBatch
 
 _speedups: Any = None
-if fastagg._extract is not None:
+if fastagg._Groups is not None:
     from spotworker import _speedups
 
 
@@ -107,6 +108,13 @@ def main() -> int:  # noqa: C901 - the candidates, one small function each
         for c in chunks:
             assert _speedups.extract(c, b"key", b"value", 16) is not None
 
+    def c_fold() -> None:
+        assert _speedups is not None
+        groups = _speedups.Groups()
+        for c in chunks:
+            assert groups.fold(c, b"key", b"value", 16, c.count(b"\n") + 1) is not None
+        groups.drain()
+
     cases: list[tuple[str, Callable[[], Any]]] = [
         ("split lines only", split_only),
         ("json + Decimal: the per-record task (exact)", stdlib_task),
@@ -115,8 +123,9 @@ def main() -> int:  # noqa: C901 - the candidates, one small function each
         ("pyarrow.json read_json (parse only, floats)", arrow_parse),
         ("polars read_ndjson + group_by (floats)", polars_aggregate),
         ("C scan, key text + value digits (parse only)", c_scan_parse),
+        ("C scan and fold, per key (Groups, exact)", c_fold),
         ("msgspec: the batch task without the C scan", batch_task(False)),
-        ("the batch task with the C scan (exact)", batch_task(True)),
+        ("the batch task with the C scan and fold (exact)", batch_task(True)),
     ]
     if _speedups is None:  # not built here: nothing to measure
         cases = [c for c in cases if "C scan" not in c[0] or "without" in c[0]]

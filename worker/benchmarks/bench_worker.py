@@ -17,7 +17,7 @@ same without the libraries' mapped files) are its own:
 * (a) floor:        GetObject of every object, 1 MiB reads, nothing else
 * (b) noop:         ``python -m spotworker`` with a batch task that does nothing
 * (c1) per-record:  the example aggregate through the per-record API (json module)
-* (c2) batch:       the example aggregate through the batch API (the C scan where built)
+* (c2) batch:       the example aggregate through the batch API (the C scan and fold where built)
 * (c3) batch xN:    the same in N worker processes (CFGEN_PROCESSES=N, N = CPUs)
 * (d) polars:       Polars ``scan_ndjson`` of ``s3://bucket/prefix/*.jsonl`` (its own S3
                     client, all its threads), group by key: count, sum, min, max of value

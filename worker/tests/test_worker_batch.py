@@ -9,8 +9,11 @@ fault tests' data, byte for byte.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import subprocess
+import sys
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -393,11 +396,12 @@ def test_an_input_the_columnar_path_does_not_take_pauses_it_with_the_same_result
 
 
 def test_the_fold_runs_in_the_folding_thread_and_its_error_reaches_the_task(
-    monkeypatch: pytest.MonkeyPatch, c_scan: bool
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # the batch that fills a fold returns while Polars folds in the folding thread; the
-    # snapshot waits for it; an error there is raised to the task (at the next fold or
-    # snapshot), never lost
+    # without the C fold (as where it was not built): the batch that fills a fold
+    # returns while Polars folds in the folding thread; the snapshot waits for it; an
+    # error there is raised to the task (at the next fold or snapshot), never lost
+    c_scan = False
     monkeypatch.setattr(fastagg, "_COLUMNAR_FOLD_AT", 1)
     threads: list[str] = []
     fold_frame = fastagg._fold_frame
@@ -444,8 +448,63 @@ def test_partials_merge_by_value_and_keep_the_first_of_equal_texts(
         assert fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad == []
         # the records bound (the sums' exactness bound) is kept
         assert fast._partial_records < partial_records
-    if partial_records > 100:  # every fold's partial is still pending (the last one
+        assert fast._groups is None or fast._groups.records < partial_records
+    if partial_records > 100 and fast._groups is not None:  # all in the C fold: one drain
+        assert fast._groups.records == 2 * len(batches) and not fast._partials
+    elif partial_records > 100:  # every fold's partial is still pending (the last one
         # may be in flight in the folding thread): one merge
         assert len(fast._partials) + (fast._folding is not None) == len(batches)
+    assert fast.snapshot() == ref.snapshot()
+    assert list(fast.finish()) == list(ref.finish())
+
+
+@pytest.mark.skipif(fastagg._Groups is None, reason="spotworker._speedups not built here")
+def test_the_c_fold_imports_neither_numpy_nor_polars() -> None:
+    # the common batch through the C scan and fold, a snapshot, the output: Polars'
+    # import alone costs more start-up (0.14 s) and memory than the whole C path, so
+    # neither it nor numpy is imported on the way (only the general code imports them)
+    code = (
+        "import sys\n"
+        "from spotworker.fastagg import AggregateBatchFactory\n"
+        "from spotworker.tasks import RecordBatch\n"
+        "task = AggregateBatchFactory().open('x.jsonl', None)\n"
+        'data = b\'\\n\'.join(b\'{"key":"k%d","value":%d.5}\' % (i % 7, i) for i in range(99))\n'
+        "assert task.feed_batch(RecordBatch.from_data(data, 99, 0)).bad == []\n"
+        "assert task.snapshot()['aggs']['k0'][0] == 15\n"
+        "assert len(list(task.finish())) == 7\n"
+        "print(sorted({'numpy', 'polars'} & set(sys.modules)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "kinds", sorted(set(itertools.permutations(["c", "c", "decimal", "columnar", "bad"])))
+)
+def test_every_path_folds_in_input_order(
+    kinds: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, c_scan: bool
+) -> None:
+    # batches taken by the C fold, by the Decimal path (an exponent), by the columnar
+    # path (an escaped key: the C scan gives up) and by the per-record code (a bad
+    # record), in every order, no pause between: each key's values are equal with
+    # different texts, so min and max are the first text and any fold out of input
+    # order shows
+    monkeypatch.setattr(fastagg, "_COLUMNAR_RETRY", 0)
+    texts = iter(["1.5", "1.50", "1.500", "1.5000", "1.50000", "1.500000"])
+    ref = AggregateFactory().open("x.jsonl", None)
+    fast = AggregateBatchFactory(c_scan=c_scan).open("x.jsonl", None)
+    for kind in kinds:
+        v = next(texts)
+        lines = {
+            "c": [b'{"key":"a","value":%s}' % v.encode(), b'{"key":"b","value":-%s}' % v.encode()],
+            "decimal": [b'{"key":"a","value":%se0}' % v.encode(), b'{"key":"b","value":-%s}' % v.encode()],
+            "columnar": [b'{"key":"\\u0061","value":%s}' % v.encode(), b'{"key":"b","value":-%s}' % v.encode()],
+            "bad": [b'{"key":"a","value":%s}' % v.encode(), b'{"key":"b","value":"-%s"}' % v.encode()],
+        }[kind]  # fmt: skip
+        assert (
+            fast.feed_batch(RecordBatch.from_data(b"\n".join(lines), 1, 0)).bad
+            == (per_record(lines, ref)[0])
+        )
     assert fast.snapshot() == ref.snapshot()
     assert list(fast.finish()) == list(ref.finish())

@@ -407,7 +407,9 @@ def interrupted(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
     host, _, port = moto_endpoint.removeprefix("http://").partition(":")
     tmp = tmp_path_factory.mktemp("ckpt")
     with FaultProxy((host, int(port))) as proxy:
-        proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=200_000)
+        # ~1 s for the object: its third checkpoint (every 0.1 s, ~0.15 s apart) comes
+        # mid-object (at 200 KB/s it came at the end once the C fold made the task faster)
+        proxy.add(action="throttle", method="GET", path="/input/", times=-1, rate=100_000)
         env = {
             **base_env(moto_endpoint),
             **worker_env(

@@ -14,13 +14,17 @@ line by line, and on the common case (good lines of plain numbers) it must accep
 from __future__ import annotations
 
 import contextlib
+import decimal
 import importlib.util
 import json
+import mmap
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spotworker import fastagg, newlines
-from spotworker.tasks import AggregateTask
+from spotworker.tasks import _CTX, AggregateTask
 
 FUZZ = settings(max_examples=600, deadline=None, derandomize=True, database=None)
 MAX_LEN = fastagg._COLUMNAR_MAX_LEN
@@ -48,6 +52,7 @@ else:
     with contextlib.suppress(ImportError):  # (optional: see test_the_c_scan_is_built...)
         from spotworker import _speedups as _module
 extract = _module.extract if _module else None
+Groups = _module.Groups if _module else None
 line_counts = _module.line_counts if _module else None
 needs_c = pytest.mark.skipif(_module is None, reason="spotworker._speedups not built here")
 
@@ -64,7 +69,7 @@ def test_the_c_scan_is_built_where_it_can_be() -> None:
     # unnoticed behind the fallback.
     if not _can_build():
         pytest.skip("no C compiler or no Python.h: the extension is optional")
-    assert fastagg._extract is not None, "spotworker._speedups did not build: see pip's output"
+    assert fastagg._Groups is not None, "spotworker._speedups did not build: see pip's output"
     assert newlines._c_line_counts is not None  # (both use it where it is built)
 
 
@@ -119,11 +124,18 @@ def test_the_scans_read_nothing_outside_their_buffers(tmp_path: Path, portable: 
 
 def check(data: bytes, key_field: str = "key", value_field: str = "value") -> bool:
     """Whether extract accepted ``data``; if so, every line is what the per-record
-    parser makes of it."""
-    assert extract is not None
+    parser makes of it, and Groups.fold takes the same batch and keeps per key what
+    the per-record task keeps; if not, fold takes nothing either."""
+    assert extract is not None and Groups is not None
     got = extract(data, key_field.encode(), value_field.encode(), MAX_LEN)
+    groups = Groups()
+    folded = groups.fold(
+        data, key_field.encode(), value_field.encode(), MAX_LEN, data.count(b"\n") + 1
+    )
     if got is None:
+        assert folded is None and groups.records == 0 and len(groups) == 0 and groups.drain() == []
         return False
+    assert folded == got[4] == groups.records
     keys, m, f, z, count = got
     lines = data.split(b"\n")
     assert count == len(lines)
@@ -143,7 +155,14 @@ def check(data: bytes, key_field: str = "key", value_field: str = "value") -> bo
             value = value.copy_negate()
         # the same key, and the same Decimal: value, sign and exponent (its text)
         assert (key[1:-1].decode("utf-8"), str(value)) == (want[0], str(want[1])), line
+        task.feed(line)
+    assert drained(groups) == task.snapshot()["aggs"]  # type: ignore[index]
     return True
+
+
+def drained(groups: Any) -> dict[str, list[Any]]:
+    """The groups as the task's snapshot has them (each text through Decimal: exact)."""
+    return {key: [n, *(str(Decimal(text)) for text in texts)] for key, n, *texts in groups.drain()}
 
 
 # -- lines of JSON (and nearly JSON) ------------------------------------------------
@@ -336,6 +355,144 @@ def test_bad_arguments_are_errors_not_answers() -> None:
         extract(b'{"key":"a","value":1}', b"key", b"value", 19)
     with pytest.raises(TypeError):
         extract("text", b"key", b"value", 16)  # type: ignore[arg-type]
+
+
+# -- Groups: the fold across batches --------------------------------------------------
+#: values at the edges of the int128 bounds: 16 characters, the most digits on either
+#: side of the point, ties of value with other texts, negative zeros
+EDGES = st.sampled_from(
+    ["9999999999999999", "-999999999999999", "0.00000000000001", "-0.0000000000001",
+     "9.99999999999999", "1", "1.0", "1.00000000000000", "-0", "-0.0000000000000", "0",
+     "0.0", "-1", "-1.0"]
+)  # fmt: skip
+
+
+@needs_c
+@FUZZ
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(["a", "b", "ключ"]), PLAIN | EDGES), min_size=1, max_size=30),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(1, 6),
+)  # fmt: skip
+def test_groups_across_batches_and_drains_are_the_per_record_tasks(
+    batches: list[list[tuple[str, str]]], drain_every: int
+) -> None:
+    # folded batch after batch, drained every few (merged as fastagg merges them: the
+    # earlier part first), the result is the per-record task's, every text exact
+    assert Groups is not None
+    groups, task = Groups(), AggregateTask("x.jsonl", "key", "value")
+    merged: dict[str, list[Any]] = {}
+    for i, batch in enumerate(batches):
+        lines = [f'{{"key":"{k}","value":{v}}}'.encode() for k, v in batch]
+        assert groups.fold(b"\n".join(lines), b"key", b"value", MAX_LEN, len(lines)) == len(lines)
+        for line in lines:
+            task.feed(line)
+        if i % drain_every == drain_every - 1 or i == len(batches) - 1:
+            for key, n, *texts in groups.drain():
+                with decimal.localcontext(_CTX):
+                    fastagg._merge(merged, key, [n, *map(Decimal, texts)])
+            assert groups.records == 0 and len(groups) == 0
+    want = task.snapshot()["aggs"]
+    assert {k: [a[0], *map(str, a[1:])] for k, a in merged.items()} == want
+
+
+@needs_c
+def test_groups_sums_at_the_bound_are_exact() -> None:
+    # the largest magnitudes a value of 16 characters has at the largest scale, summed
+    # 100,000 times per key: exact (Decimal with 60 digits), no int128 overflow
+    assert Groups is not None
+    values = ["9999999999999999", "0.00000000000001", "-999999999999999", "-0.0000000000001"]
+    groups = Groups()
+    big = b"\n".join(
+        f'{{"key":"k{i % 4 // 2}","value":{values[i % 4]}}}'.encode() for i in range(200_000)
+    )
+    assert groups.fold(big, b"key", b"value", MAX_LEN, 200_000) == 200_000
+    got = {key: (n, total) for key, n, total, _, _ in groups.drain()}
+    with decimal.localcontext(prec=60):
+        assert got == {
+            "k0": (100_000, str(Decimal("9999999999999999.00000000000001") * 50_000)),
+            "k1": (100_000, str(Decimal("-999999999999999.0000000000001") * 50_000)),
+        }
+
+
+@needs_c
+def test_groups_of_many_keys_of_every_length() -> None:
+    # 30,000 keys of 1 to 40 bytes and one of 20,000 (the slots and the keys' store grow many times,
+    # probes run long), each seen again in a later batch and after a drain
+    assert Groups is not None
+    groups, task = Groups(), AggregateTask("x.jsonl", "key", "value")
+    keys = [("k" * (i % 40) + str(i))[-(1 + i % 40) :] + str(i) for i in range(30_000)]
+    keys[7] = "long" * 5000  # longer than the keys' first store, and than twice it
+    merged: dict[str, list[Any]] = {}
+    for round_ in range(3):
+        lines = [
+            f'{{"key":"{k}","value":{i % 97 - round_}.{round_}}}'.encode()
+            for i, k in enumerate(keys)
+        ]
+        for line in lines:
+            task.feed(line)
+        assert groups.fold(b"\n".join(lines), b"key", b"value", MAX_LEN, len(lines)) == len(lines)
+        assert len(groups) == len(keys)  # (all distinct)
+        if round_ == 1:
+            with decimal.localcontext(_CTX):
+                for key, n, *texts in groups.drain():
+                    fastagg._merge(merged, key, [n, *map(Decimal, texts)])
+    with decimal.localcontext(_CTX):
+        for key, n, *texts in groups.drain():
+            fastagg._merge(merged, key, [n, *map(Decimal, texts)])
+    want = task.snapshot()["aggs"]
+    assert {k: [a[0], *map(str, a[1:])] for k, a in merged.items()} == want
+
+
+@needs_c
+def test_groups_refuse_what_they_cannot_hold_exactly() -> None:
+    assert Groups is not None
+    groups = Groups()
+    good = b'{"key":"a","value":1}'
+    with pytest.raises(ValueError, match="max_value_len"):
+        groups.fold(good, b"key", b"value", 17, 1)  # beyond the int128 bound
+    assert groups.fold(good, b"key", b"value", MAX_LEN, 2) is None  # not that many lines
+    assert groups.records == 0
+    # a batch that could hold more values than an int128 sum may take since the last
+    # drain: refused before it is read (an anonymous map: its pages are never touched)
+    with mmap.mmap(-1, 1 << 30) as huge, pytest.raises(OverflowError, match="drain"):
+        groups.fold(huge, b"key", b"value", MAX_LEN, 1)
+    with pytest.raises(TypeError):
+        groups.fold("text", b"key", b"value", MAX_LEN, 1)
+    assert groups.fold(good, b"key", b"value", MAX_LEN, 1) == 1 and len(groups) == 1
+
+
+@needs_c
+def test_groups_refuse_a_second_thread_while_one_folds() -> None:
+    # fold runs without the GIL: a drain (or fold) from another thread meanwhile is an
+    # error, never a read of a table being written
+    assert Groups is not None
+    groups = Groups()
+    batch = b"\n".join(f'{{"key":"k{i % 1000}","value":{i}}}'.encode() for i in range(400_000))
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def folding() -> None:
+        while not stop.is_set():
+            groups.fold(batch, b"key", b"value", MAX_LEN, 400_000)
+
+    thread = threading.Thread(target=folding)
+    thread.start()
+    try:
+        for _ in range(2000):
+            try:
+                groups.drain()
+            except RuntimeError as exc:
+                errors.append(str(exc))
+                break
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == ["Groups used by two threads at once"]
 
 
 # -- line_counts ----------------------------------------------------------------------

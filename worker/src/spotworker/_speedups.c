@@ -34,8 +34,19 @@
  *     one is within the range: below 10**(100 + 99), no digit below 10**-(100 + 99));
  *   - nesting deeper than MAX_DEPTH gives up (Python's json recurses).
  * The scan runs without the GIL (`data` is a buffer the call holds an export of; the
- * outputs are new bytes objects nobody else sees yet). Tested against the per-record
- * parser and under AddressSanitizer: worker/tests/test_worker_speedups.py.
+ * outputs are new bytes objects nobody else sees yet).
+ *
+ * Groups() is the example aggregate in C, what the batch task runs: groups.fold(data,
+ * key_field, value_field, max_value_len, lines) scans `data` as extract() does and,
+ * when extract() would take it and it has `lines` lines, folds every line into its
+ * key's group (count, exact sum, first smallest and largest value: see "Groups"
+ * below) and returns `lines`; else it returns None and folds nothing (a batch is
+ * taken whole or not at all). groups.drain() returns [(key, n, sum, min, max)], the
+ * last three as texts that Decimal() reads back exactly, in the order the keys first
+ * came, and empties the groups. `data` must be valid UTF-8 (the caller checks).
+ *
+ * Tested against the per-record parser and task, and under AddressSanitizer and
+ * UndefinedBehaviorSanitizer: worker/tests/test_worker_speedups.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -306,15 +317,91 @@ static void plain_number(ptr p, ptr end, int64_t *m, uint8_t *f, uint8_t *z)
     *z = (uint8_t)(negative && digits == 0);
 }
 
+/* one line's key (its JSON text with the quotes: at data + off, len bytes) and value */
+typedef struct {
+    Py_ssize_t *off;
+    Py_ssize_t *len;
+    int64_t *m;
+    uint8_t *f, *z;
+    Py_ssize_t cap; /* room for this many lines */
+} columns;
+
+/* grows `c` to room for `cap` lines (with the GIL: PyMem_Realloc); 0, or -1 and an
+ * exception */
+static int columns_reserve(columns *c, Py_ssize_t cap)
+{
+    void *p;
+    if (cap <= c->cap)
+        return 0;
+#define GROW(field, type)                                                   \
+    p = PyMem_Realloc(c->field, (size_t)cap * sizeof(type));                \
+    if (p == NULL) {                                                        \
+        PyErr_NoMemory();                                                   \
+        return -1;                                                          \
+    }                                                                       \
+    c->field = p;
+    GROW(off, Py_ssize_t)
+    GROW(len, Py_ssize_t)
+    GROW(m, int64_t)
+    GROW(f, uint8_t)
+    GROW(z, uint8_t)
+#undef GROW
+    c->cap = cap;
+    return 0;
+}
+
+static void columns_free(columns *c)
+{
+    PyMem_Free(c->off);
+    PyMem_Free(c->len);
+    PyMem_Free(c->m);
+    PyMem_Free(c->f);
+    PyMem_Free(c->z);
+    memset(c, 0, sizeof(*c));
+}
+
+/* a line taken holds two members, at least 14 bytes: fewer lines than this (and the
+ * scan checks it) */
+static Py_ssize_t max_lines(Py_ssize_t len)
+{
+    return len / 8 + 1;
+}
+
+/* The scan of a whole batch (without the GIL): 1 and every line's key and value in
+ * `c` (*lines of them) when every line is taken, else 0 (give up). */
+static int scan_batch(ptr data, Py_ssize_t len, ptr kf, Py_ssize_t kf_len, ptr vf,
+                      Py_ssize_t vf_len, Py_ssize_t max_len, columns *c, Py_ssize_t *lines)
+{
+    ptr p = data, end = data + len;
+    Py_ssize_t n = 0;
+    for (;;) {
+        member key = {0}, value = {0};
+        p = scan_line(p, end, kf, kf_len, vf, vf_len, &key, &value);
+        if (p == NULL || (p < end && *p != '\n')
+            || key.kind != K_STRING || key.escaped || key.end - key.start < 3
+            || value.kind != K_NUMBER || value.exponent
+            || value.end - value.start > max_len || n >= c->cap)
+            return 0;
+        c->off[n] = key.start - data;
+        c->len[n] = key.end - key.start;
+        plain_number(value.start, value.end, c->m + n, c->f + n, c->z + n);
+        n++;
+        if (p == end)
+            break;
+        p++;
+    }
+    *lines = n;
+    return 1;
+}
+
 static PyObject *extract(PyObject *self, PyObject *args)
 {
     Py_buffer data, kf, vf;
-    Py_ssize_t max_len, cap, lines = 0;
+    Py_ssize_t max_len, lines = 0, i;
     PyObject *result = NULL;
-    int ok = 1;
+    int ok;
     char *keys = NULL, *ko;
-    int64_t *ms = NULL;
-    uint8_t *fs = NULL, *zs = NULL;
+    columns c = {0};
     (void)self;
     if (!PyArg_ParseTuple(args, "y*y*y*n", &data, &kf, &vf, &max_len))
         return NULL;
@@ -323,62 +410,402 @@ static PyObject *extract(PyObject *self, PyObject *args)
         goto done;
     }
     /* Scratch space, freed before returning: the results are copied into bytes objects
-     * of their exact sizes (a bytes object shrunk in place would leave the rest of its
-     * block to the allocator's heap, one per batch). A key's text is shorter than its
-     * line: the keys fit in len(data); a line taken holds two members, at least 14
-     * bytes, so there are fewer than `cap` lines (and the loop checks it). */
-    cap = data.len / 8 + 1;
+     * of their exact sizes. A key's text is shorter than its line: the keys fit in
+     * len(data). */
     keys = PyMem_Malloc((size_t)data.len + 1);
-    ms = PyMem_Malloc((size_t)cap * sizeof(int64_t));
-    fs = PyMem_Malloc((size_t)cap);
-    zs = PyMem_Malloc((size_t)cap);
-    if (keys == NULL || ms == NULL || fs == NULL || zs == NULL) {
+    if (keys == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    if (columns_reserve(&c, max_lines(data.len)) < 0)
+        goto done;
     ko = keys;
     Py_BEGIN_ALLOW_THREADS
-    {
-        ptr p = (ptr)data.buf, end = p + data.len;
-        for (;;) {
-            member key = {0}, value = {0};
-            Py_ssize_t klen;
-            p = scan_line(p, end, (ptr)kf.buf, kf.len, (ptr)vf.buf, vf.len, &key, &value);
-            if (p == NULL || (p < end && *p != '\n')
-                || key.kind != K_STRING || key.escaped || key.end - key.start < 3
-                || value.kind != K_NUMBER || value.exponent
-                || value.end - value.start > max_len || lines >= cap) {
-                ok = 0;
-                break;
-            }
-            klen = key.end - key.start;
-            memcpy(ko, key.start, (size_t)klen);
-            ko += klen;
-            plain_number(value.start, value.end, ms + lines, fs + lines, zs + lines);
-            lines++;
-            if (p == end)
-                break;
-            *ko++ = '\n';
-            p++;
+    ok = scan_batch((ptr)data.buf, data.len, (ptr)kf.buf, kf.len, (ptr)vf.buf, vf.len,
+                    max_len, &c, &lines);
+    if (ok) {
+        for (i = 0; i < lines; i++) {
+            if (i)
+                *ko++ = '\n';
+            memcpy(ko, (const char *)data.buf + c.off[i], (size_t)c.len[i]);
+            ko += c.len[i];
         }
     }
     Py_END_ALLOW_THREADS
     if (!ok)
         result = Py_NewRef(Py_None);
     else
-        result = Py_BuildValue("(y#y#y#y#n)", keys, (Py_ssize_t)(ko - keys), (char *)ms,
-                               lines * (Py_ssize_t)sizeof(int64_t), (char *)fs, lines,
-                               (char *)zs, lines, lines);
+        result = Py_BuildValue("(y#y#y#y#n)", keys, (Py_ssize_t)(ko - keys), (char *)c.m,
+                               lines * (Py_ssize_t)sizeof(int64_t), (char *)c.f, lines,
+                               (char *)c.z, lines, lines);
 done:
     PyMem_Free(keys);
-    PyMem_Free(ms);
-    PyMem_Free(fs);
-    PyMem_Free(zs);
+    columns_free(&c);
     PyBuffer_Release(&data);
     PyBuffer_Release(&kf);
     PyBuffer_Release(&vf);
     return result;
 }
+
+/* ---- Groups: the example aggregate of the batches scan_batch takes, per key -------
+ *
+ * Per key: how many values (n), their exact sum (an int128 at the key's scale: the
+ * most fractional digits of its values, f), the first of its smallest and of its
+ * largest values (as m, f, z) and how many were negative zeros. That is exactly what
+ * the per-record task keeps (Decimal addition keeps the smallest exponent; x + -x is
+ * +0, so the sum is a negative zero only when every value was one; min() and max()
+ * keep the first of equal values). With values of at most MAX_GROUP_LEN characters a
+ * value at any scale up to 14 is below 10**30 in magnitude, and a sum of at most
+ * MAX_GROUP_RECORDS of them below 1.35 * 10**38 (an int128 holds 1.7 * 10**38). */
+
+#if !defined(__SIZEOF_INT128__)
+#error "Groups needs __int128 (GCC or Clang on a 64-bit target)"
+#endif
+
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
+
+#define MAX_GROUP_LEN 16
+#define MAX_GROUP_RECORDS ((Py_ssize_t)1 << 27)
+
+static const int64_t POW10[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL,
+    1000000000LL, 10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL,
+    100000000000000LL, 1000000000000000LL, 10000000000000000LL, 100000000000000000LL,
+    1000000000000000000LL,
+};
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t key_off, key_len; /* the key (without quotes) in the arena */
+    int64_t n, negzero, lo_m, hi_m;
+    i128 sum;
+    uint8_t f, lo_f, lo_z, hi_f, hi_z;
+} group;
+
+typedef struct {
+    PyObject_HEAD
+    group *groups;          /* in the order their keys first came */
+    Py_ssize_t n_groups, groups_cap;
+    uint32_t *slots;        /* open addressing: 0 empty, else index + 1 into groups */
+    size_t mask;            /* slots - 1 (a power of two minus one), or 0: no slots */
+    char *arena;            /* the keys' bytes */
+    Py_ssize_t arena_len, arena_cap;
+    Py_ssize_t records;     /* values folded since the last drain */
+    columns scratch;        /* kept between batches: fresh pages cost more than the scan */
+    int busy;               /* a fold runs without the GIL */
+    int broken;             /* an allocation failed in the middle of a fold */
+} Groups;
+
+/* 8 bytes at a time (the last word zero-padded, the length mixed in), then a
+ * finalizer that spreads every bit into the slot index. Not a keyed hash: a crafted
+ * input can make the probes long (slow, never wrong); the keys are the user's data. */
+static inline uint64_t hash_key(ptr p, Py_ssize_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len, w;
+    for (; len >= 8; p += 8, len -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    if (len) {
+        Py_ssize_t i;
+        w = 0;
+        for (i = 0; i < len; i++) /* (a memcpy of a variable size is a call) */
+            w |= (uint64_t)p[i] << (8 * i);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* -1, 0 or 1 as m1 * 10**-f1 is below, equal to or above m2 * 10**-f2 (exact in
+ * int128: both below 10**16 in magnitude, scaled by at most 10**16) */
+static inline int compare(int64_t m1, uint8_t f1, int64_t m2, uint8_t f2)
+{
+    i128 a = m1, b = m2;
+    if (f1 == f2) /* the common case: the same number of fractional digits */
+        return (m1 > m2) - (m1 < m2);
+    if (f1 < f2)
+        a *= POW10[f2 - f1];
+    else
+        b *= POW10[f1 - f2];
+    return (a > b) - (a < b);
+}
+
+/* the slots doubled (or the first ones), every group placed again; 0, or -1 (no
+ * memory). Without the GIL: PyMem_Raw* */
+static int grow_slots(Groups *g)
+{
+    size_t size = g->mask ? (g->mask + 1) * 2 : 1024, i;
+    uint32_t *slots = PyMem_RawCalloc(size, sizeof(uint32_t));
+    if (slots == NULL)
+        return -1;
+    for (i = 0; i < (size_t)g->n_groups; i++) {
+        size_t s = (size_t)g->groups[i].hash & (size - 1);
+        while (slots[s])
+            s = (s + 1) & (size - 1);
+        slots[s] = (uint32_t)(i + 1);
+    }
+    PyMem_RawFree(g->slots);
+    g->slots = slots;
+    g->mask = size - 1;
+    return 0;
+}
+
+/* the group of the key at p (len bytes), a new one if it is new; NULL: no memory */
+static group *find_group(Groups *g, ptr p, Py_ssize_t len)
+{
+    uint64_t h = hash_key(p, len);
+    size_t s;
+    group *e;
+    if ((size_t)(g->n_groups + 1) * 2 > g->mask + 1 && grow_slots(g) < 0)
+        return NULL;
+    for (s = (size_t)h & g->mask; g->slots[s]; s = (s + 1) & g->mask) {
+        e = g->groups + (g->slots[s] - 1);
+        if (e->hash == h && e->key_len == len && memcmp(g->arena + e->key_off, p, (size_t)len) == 0)
+            return e;
+    }
+    if (g->n_groups == g->groups_cap) {
+        Py_ssize_t cap = g->groups_cap ? g->groups_cap * 2 : 256;
+        group *groups = PyMem_RawRealloc(g->groups, (size_t)cap * sizeof(group));
+        if (groups == NULL)
+            return NULL;
+        g->groups = groups;
+        g->groups_cap = cap;
+    }
+    if (g->arena_len + len > g->arena_cap) {
+        Py_ssize_t cap = (g->arena_cap ? g->arena_cap : 4096);
+        char *arena;
+        while (cap < g->arena_len + len)
+            cap *= 2;
+        arena = PyMem_RawRealloc(g->arena, (size_t)cap);
+        if (arena == NULL)
+            return NULL;
+        g->arena = arena;
+        g->arena_cap = cap;
+    }
+    memcpy(g->arena + g->arena_len, p, (size_t)len);
+    e = g->groups + g->n_groups;
+    memset(e, 0, sizeof(*e));
+    e->hash = h;
+    e->key_off = g->arena_len;
+    e->key_len = len;
+    g->arena_len += len;
+    g->slots[s] = (uint32_t)(++g->n_groups);
+    return e;
+}
+
+/* the scanned lines into their groups, in order; 0, or -1 (no memory) */
+static int fold_lines(Groups *g, ptr data, const columns *c, Py_ssize_t lines)
+{
+    Py_ssize_t i;
+    for (i = 0; i < lines; i++) {
+        int64_t m = c->m[i];
+        uint8_t f = c->f[i], z = c->z[i];
+        group *e = find_group(g, data + c->off[i] + 1, c->len[i] - 2);
+        if (e == NULL)
+            return -1;
+        if (e->n == 0) {
+            e->sum = m;
+            e->f = e->lo_f = e->hi_f = f;
+            e->lo_m = e->hi_m = m;
+            e->lo_z = e->hi_z = z;
+        } else {
+            if (f > e->f) {
+                e->sum *= POW10[f - e->f];
+                e->f = f;
+            }
+            e->sum += (i128)m * POW10[e->f - f];
+            if (compare(m, f, e->lo_m, e->lo_f) < 0) {
+                e->lo_m = m;
+                e->lo_f = f;
+                e->lo_z = z;
+            }
+            if (compare(m, f, e->hi_m, e->hi_f) > 0) {
+                e->hi_m = m;
+                e->hi_f = f;
+                e->hi_z = z;
+            }
+        }
+        e->n++;
+        e->negzero += z;
+    }
+    g->records += lines;
+    return 0;
+}
+
+static int groups_check(Groups *g)
+{
+    if (g->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Groups used by two threads at once");
+        return -1;
+    }
+    if (g->broken) {
+        PyErr_SetString(PyExc_MemoryError, "Groups lost a fold to a failed allocation");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *groups_fold(Groups *g, PyObject *args)
+{
+    Py_buffer data, kf, vf;
+    Py_ssize_t max_len, expected, lines = 0;
+    PyObject *result = NULL;
+    int ok = 0, failed = 0;
+    if (!PyArg_ParseTuple(args, "y*y*y*nn", &data, &kf, &vf, &max_len, &expected))
+        return NULL;
+    if (groups_check(g) < 0)
+        goto done;
+    if (max_len < 1 || max_len > MAX_GROUP_LEN) {
+        PyErr_SetString(PyExc_ValueError, "max_value_len must be 1 to 16");
+        goto done;
+    }
+    if (g->records + max_lines(data.len) > MAX_GROUP_RECORDS) {
+        PyErr_SetString(PyExc_OverflowError, "too many values since the last drain()");
+        goto done;
+    }
+    if (columns_reserve(&g->scratch, max_lines(data.len)) < 0)
+        goto done;
+    g->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    ok = scan_batch((ptr)data.buf, data.len, (ptr)kf.buf, kf.len, (ptr)vf.buf, vf.len,
+                    max_len, &g->scratch, &lines);
+    ok = ok && lines == expected;
+    if (ok && fold_lines(g, (ptr)data.buf, &g->scratch, lines) < 0)
+        failed = 1;
+    Py_END_ALLOW_THREADS
+    g->busy = 0;
+    if (failed) {
+        g->broken = 1;
+        PyErr_NoMemory();
+    } else if (ok) {
+        result = PyLong_FromSsize_t(lines);
+    } else {
+        result = Py_NewRef(Py_None);
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&kf);
+    PyBuffer_Release(&vf);
+    return result;
+}
+
+/* v * 10**-f as a Python str Decimal() reads back exactly (that exponent), with a
+ * "-" when v is negative or `negative` (a negative zero) */
+static PyObject *decimal_text(i128 v, int f, int negative)
+{
+    char buf[64], *end = buf + sizeof(buf), *p = end;
+    u128 u = v < 0 ? -(u128)v : (u128)v;
+    int digits = 0;
+    do {
+        if (digits == f && f > 0)
+            *--p = '.';
+        *--p = (char)('0' + (int)(u % 10));
+        u /= 10;
+        digits++;
+    } while (u || digits <= f);
+    if (v < 0 || negative)
+        *--p = '-';
+    return PyUnicode_FromStringAndSize(p, end - p);
+}
+
+static PyObject *groups_drain(Groups *g, PyObject *unused)
+{
+    PyObject *out;
+    Py_ssize_t i;
+    (void)unused;
+    if (groups_check(g) < 0)
+        return NULL;
+    out = PyList_New(g->n_groups);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < g->n_groups; i++) {
+        group *e = g->groups + i;
+        PyObject *row = Py_BuildValue(
+            "(NLNNN)",
+            PyUnicode_DecodeUTF8(g->arena + e->key_off, e->key_len, "strict"),
+            (long long)e->n,
+            decimal_text(e->sum, e->f, e->negzero == e->n),
+            decimal_text(e->lo_m, e->lo_f, e->lo_z),
+            decimal_text(e->hi_m, e->hi_f, e->hi_z));
+        if (row == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, row);
+    }
+    g->n_groups = 0;
+    g->arena_len = 0;
+    g->records = 0;
+    if (g->slots)
+        memset(g->slots, 0, (g->mask + 1) * sizeof(uint32_t));
+    return out;
+}
+
+static PyObject *groups_records(Groups *g, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(g->records);
+}
+
+static Py_ssize_t groups_len(Groups *g)
+{
+    return g->n_groups;
+}
+
+static PyObject *groups_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, ":Groups", kwlist))
+        return NULL;
+    return type->tp_alloc(type, 0); /* zeroed */
+}
+
+static void groups_dealloc(Groups *g)
+{
+    PyMem_RawFree(g->groups);
+    PyMem_RawFree(g->slots);
+    PyMem_RawFree(g->arena);
+    columns_free(&g->scratch);
+    Py_TYPE(g)->tp_free((PyObject *)g);
+}
+
+static PyMethodDef groups_methods[] = {
+    {"fold", (PyCFunction)groups_fold, METH_VARARGS,
+     "fold(data, key_field, value_field, max_value_len, lines) -> lines or None: every "
+     "line of data into its key's group when extract() takes the batch and it has that "
+     "many lines, else nothing"},
+    {"drain", (PyCFunction)groups_drain, METH_NOARGS,
+     "drain() -> [(key, n, sum, min, max)], the texts exact Decimals; empties the groups"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef groups_getset[] = {
+    {"records", (getter)groups_records, NULL, "values folded since the last drain()", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods groups_sequence = {
+    .sq_length = (lenfunc)groups_len,
+};
+
+static PyTypeObject GroupsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "spotworker._speedups.Groups",
+    .tp_basicsize = sizeof(Groups),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The example aggregate per key of the batches fold() takes (see _speedups.c).",
+    .tp_new = groups_new,
+    .tp_dealloc = (destructor)groups_dealloc,
+    .tp_methods = groups_methods,
+    .tp_getset = groups_getset,
+    .tp_as_sequence = &groups_sequence,
+};
 
 /* the bytes of a 64-bit word equal to "\n", as 1 in each such byte (exact per byte:
  * no carry crosses bytes) */
@@ -475,7 +902,19 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__speedups(void)
 {
     int c;
+    PyObject *m;
     for (c = 0; c < 256; c++)
         plain[c] = c >= 0x20 && c != '"' && c != '\\';
-    return PyModule_Create(&module);
+    if (PyType_Ready(&GroupsType) < 0)
+        return NULL;
+    m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&GroupsType);
+    if (PyModule_AddObject(m, "Groups", (PyObject *)&GroupsType) < 0) {
+        Py_DECREF(&GroupsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

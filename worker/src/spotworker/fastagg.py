@@ -32,26 +32,29 @@ batch) goes through the per-record code, whose answer is then the answer:
 
 CSV objects go through the per-record code (one record per line, a header).
 
-The common batch first goes to a C scan (spotworker/_speedups.c, ``_extracted``;
-optional: built where a C compiler was, else msgspec's path below for every batch,
-with the same results): in one pass without the GIL it either takes the whole batch
-(every line an object whose key is a string without escapes and whose value a plain
-number of at most _COLUMNAR_MAX_LEN characters, every other member valid JSON that
-the per-record parser reads the same way) and returns the keys' JSON texts and the
-values as digits, fractional digits and negative-zero flags, or gives up (None) and
-the code below takes it. It never decides a record is bad.
+The common batch first goes to a C scan and fold (spotworker/_speedups.c, Groups;
+``_grouped``; optional: built where a C compiler was, else msgspec's path below for
+every batch, with the same results): in one pass without the GIL it either takes the
+whole batch (every line an object whose key is a string without escapes and whose
+value a plain number of at most _COLUMNAR_MAX_LEN characters, every other member
+valid JSON that the per-record parser reads the same way) and folds each record into
+its key's count, exact int128 sum and first smallest and largest value, or gives up
+(None), folds nothing, and the code below takes the batch. It never decides a record
+is bad. Its groups go into self.aggs as Decimals (``_drain_groups``) at a snapshot,
+before any record of the general code, and every _PARTIAL_RECORDS records (the sums'
+exactness bound). Neither numpy nor Polars is imported on that path.
 
-The fold: a batch whose every line is a good record with a plain number value
-(no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as text (or the
-C scan's columns) and is folded with Polars in exact Int128 columns at the fold's
-largest scale (``_fold_frame``), in a thread of its own while the next batches are
-decoded (``_fold_columnar``); any other batch's values become Decimals at once
-(``_fold_decimals``). Only one kind is pending at a time, so records are folded in
-input order either way. Without the C scan, the common batch (every line braced,
-every key a string without escapes) is decoded by msgspec with both fields as JSON
-text (``_columnar``): its keys never become Python strings. An input where that path
-(or the C scan) does not take a batch pauses it for _COLUMNAR_RETRY batches (the
-general code gives the same result).
+The general code's fold: a batch whose every line is a good record with a plain
+number value (no exponent, at most _COLUMNAR_MAX_LEN characters) keeps its values as
+text and is folded with Polars in exact Int128 columns at the fold's largest scale
+(``_fold_frame``), in a thread of its own while the next batches are decoded
+(``_fold_columnar``); any other batch's values become Decimals at once
+(``_fold_decimals``). Only one kind (the C fold's included) is pending at a time, so
+records are folded in input order either way. Without the C scan, the common batch
+(every line braced, every key a string without escapes) is decoded by msgspec with
+both fields as JSON text (``_columnar``): its keys never become Python strings. An
+input where that path (or the C scan) does not take a batch pauses it for
+_COLUMNAR_RETRY batches (the general code gives the same result).
 
 The questions asked of the whole batch first (a digit before an exponent mark, a
 run of digits, every line braced) are vectorized scans with numpy (``_Scan``,
@@ -61,22 +64,27 @@ spotworker.newlines), each equal to its plain definition (tests/test_worker_scan
 from __future__ import annotations
 
 import decimal
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import numpy as np
-import polars as pl
 
 from spotworker import newlines
 
-try:  # the C scan of the common batch (optional: built when a C compiler was there)
-    from spotworker._speedups import extract as _extract
+if TYPE_CHECKING:  # imported on first use: the C scan and fold need neither
+    import numpy as np
+    import polars as pl
+
+    from spotworker._speedups import Groups
+
+try:  # the C scan and fold of the common batch (optional: built where a C compiler was)
+    from spotworker._speedups import Groups as _Groups
 except ImportError:  # pragma: no cover - the package built without it
-    _extract = None  # type: ignore[assignment]
+    _Groups = None  # type: ignore[assignment,misc]
 from spotworker.tasks import (
     _CTX,
     AggregateTask,
@@ -108,9 +116,9 @@ _FOLD_AT = 65536
 _COLUMNAR_MAX_LEN = 16
 #: pending columnar records folded at once (pending: ~25 bytes each; one fold is in
 #: flight while the next is gathered, and Polars' working memory for a fold grows with
-#: it: the RSS bound, measured at 1 GB of input in one process, the C scan's columns:
-#: peak RSS 146-147 MB at 65,536, 155-160 MB at 98,304, at the same speed; 135-137 MB
-#: at 65,536 once the C scan stopped shrinking its outputs in place)
+#: it: the RSS bound, measured at 1 GB of input in one process, when the C scan's
+#: columns were folded here too: peak RSS 146-147 MB at 65,536, 155-160 MB at 98,304,
+#: at the same speed; now that path is the C fold, this one runs where it was not built)
 _COLUMNAR_FOLD_AT = 65536
 #: batches given to the general code after one _columnar did not take (either gives
 #: the same result; this bounds the cost of trying on an input where it never takes)
@@ -121,8 +129,6 @@ _PARTIAL_RECORDS = 1 << 22
 _PARTIAL_ROWS = 65536
 #: buffers of this many bytes or more are searched with Polars (_big_exponent)
 _POLARS_SEARCH_FROM = 65536
-#: the C scan's columns of a batch's values (_speedups.extract): m, f, z of _fold_frame
-_Parsed = tuple[bytes, bytes, bytes]
 #: the exponent of a sum with f fractional digits
 _EXPONENTS = [Decimal(1).scaleb(-f) for f in range(_COLUMNAR_MAX_LEN)]
 
@@ -137,9 +143,9 @@ class AggregateBatchTask(AggregateTask):
         self._values: list[Decimal] = []
         #: records decoded but not yet folded, values as JSON text (see _fold_columnar):
         #: per batch, its keys (their JSON texts joined by b"\n", or decoded) and its
-        #: values (their texts joined by b"\n", or the C scan's columns, _Parsed)
+        #: values (their texts joined by b"\n")
         self._col_keys: list[bytes | list[str]] = []
-        self._col_values: list[bytes | _Parsed] = []
+        self._col_values: list[bytes] = []
         self._col_n = 0
         #: folded columnar records not yet in self.aggs: per fold, its per-key partial
         #: aggregates (in input order; _merge_partials), their rows and records
@@ -151,11 +157,13 @@ class AggregateBatchTask(AggregateTask):
         #: the fold running in the folding thread (_fold_frame), collected in order
         self._folding: Future[tuple[pl.DataFrame, int, int]] | None = None
         self._decode: Any = None  # None: always the per-record code
-        self._extract: Any = None  # the C scan of the common batch, if built
+        #: the C scan and fold of the common batch, if built: its records not yet in
+        #: self.aggs, per key (_grouped, _drain_groups)
+        self._groups: Groups | None = None
         self._scan = _Scan()
         if key_field != value_field:  # (the same field: never a good record)
-            if _extract is not None and c_scan:
-                self._extract = _extract
+            if _Groups is not None and c_scan:
+                self._groups = _Groups()
                 self._key_name = key_field.encode("utf-8")
                 self._value_name = value_field.encode("utf-8")
             rec = msgspec.defstruct(
@@ -185,7 +193,7 @@ class AggregateBatchTask(AggregateTask):
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 return self._per_record(batch.lines, 0)
-        if self._extract is not None and self._extracted(batch):
+        if self._groups is not None and self._grouped(batch):
             return BatchResult()
         maybe_big, maybe_long = self._scan.numbers_to_check(data)
         if maybe_big and _big_exponent(data):
@@ -194,7 +202,7 @@ class AggregateBatchTask(AggregateTask):
             return self._per_record(batch.lines, 0)
         braced = batch.every_line_braced()
         # (with the C scan, that was the columnar path)
-        if self._extract is None and self._columnar_taken(data, batch.count, braced):
+        if self._groups is None and self._columnar_taken(data, batch.count, braced):
             return BatchResult()
         keys: list[str] = []
         raws: list[Any] = []
@@ -244,6 +252,7 @@ class AggregateBatchTask(AggregateTask):
         if redo:
             keys, values, more_bad = self._merge_redo(batch.lines, redo, keys, values, where)
             bad = sorted(bad + more_bad)
+        self._drain_groups()
         self._flush_columnar()
         self._keys += keys
         self._values += values
@@ -251,20 +260,41 @@ class AggregateBatchTask(AggregateTask):
             self._fold_decimals()
         return BatchResult(bad=bad)
 
-    def _extracted(self, batch: RecordBatch) -> bool:
-        """The common batch in one C scan (_speedups.c), without the GIL, or False: both
-        fields as JSON text, exactly what _columnar below gets from msgspec, the values
-        already as the fold's columns. After a batch it does not take, the next
-        _COLUMNAR_RETRY batches go to the general code directly."""
+    def _grouped(self, batch: RecordBatch) -> bool:
+        """The common batch scanned and folded in C (_speedups.c, Groups.fold) without
+        the GIL, or False and nothing folded: the batches it takes are those _columnar
+        below takes from msgspec, and per key it keeps exactly what the per-record task
+        keeps (count, exact sum, the first smallest and largest values). After a batch
+        it does not take, the next _COLUMNAR_RETRY batches go to the general code."""
         if self._columnar_pause:
             self._columnar_pause -= 1
             return False
-        got = self._extract(batch.data, self._key_name, self._value_name, _COLUMNAR_MAX_LEN)
-        if got is None or got[4] != batch.count:
+        if self._keys or self._col_keys or self._folding is not None or self._partials:
+            self._flush_columnar()  # records of the general code come first
+            self._fold_decimals()
+        groups = self._groups
+        assert groups is not None  # (feed_batch asks only then)
+        taken = groups.fold(
+            batch.data, self._key_name, self._value_name, _COLUMNAR_MAX_LEN, batch.count
+        )
+        if taken is None:
             self._columnar_pause = _COLUMNAR_RETRY
             return False
-        self._pend_columnar(got[0], got[1:4], batch.count)
+        if groups.records >= _PARTIAL_RECORDS:
+            self._drain_groups()
         return True
+
+    def _drain_groups(self) -> None:
+        """The C fold's records into self.aggs (before any record of the general code:
+        they came first). Its texts are the exact Decimals; merged after the records
+        already in self.aggs, which came earlier (_merge keeps the earlier of equals)."""
+        groups = self._groups
+        if groups is None or not groups.records:
+            return
+        aggs = self.aggs
+        with decimal.localcontext(_CTX):  # Inexact traps: never rounded
+            for key, n, total, low, high in groups.drain():
+                _merge(aggs, key, [n, Decimal(total), Decimal(low), Decimal(high)])
 
     def _columnar_taken(self, data: bytes, count: int, braced: bool) -> bool:
         """Whether _columnar took the batch. After a batch it does not take (not this
@@ -307,7 +337,8 @@ class AggregateBatchTask(AggregateTask):
         self._pend_columnar(keys, texts, count)
         return True
 
-    def _pend_columnar(self, keys: bytes | list[str], values: bytes | _Parsed, count: int) -> None:
+    def _pend_columnar(self, keys: bytes | list[str], values: bytes, count: int) -> None:
+        self._drain_groups()
         self._fold_decimals()
         self._col_keys.append(keys)
         self._col_values.append(values)
@@ -389,8 +420,9 @@ class AggregateBatchTask(AggregateTask):
         return [r[1] for r in rows], [r[2] for r in rows], bad
 
     def _fold(self) -> None:
-        """Fold every pending record (the columnar ones and the Decimal ones: at most one
-        kind is pending at a time, so the order of the records is kept)."""
+        """Fold every pending record (the C fold's, the columnar ones and the Decimal ones:
+        at most one kind is pending at a time, so the order of the records is kept)."""
+        self._drain_groups()
         self._flush_columnar()
         self._fold_decimals()
 
@@ -466,6 +498,8 @@ class AggregateBatchTask(AggregateTask):
         self._partial_rows = self._partial_records = 0
         if not partials:
             return
+        import polars as pl
+
         scale = max(s for _, s in partials)
         if len(partials) == 1:
             groups = partials[0][0]
@@ -543,7 +577,7 @@ class AggregateBatchTask(AggregateTask):
 
 
 def _fold_frame(
-    chunks: list[bytes | list[str]], values: list[bytes | _Parsed]
+    chunks: list[bytes | list[str]], values: list[bytes]
 ) -> tuple[pl.DataFrame, int, int]:
     """One fold's per-key partial aggregates, their scale and how many records, with
     Polars, exactly (run in the folding thread: AggregateBatchTask._fold_columnar).
@@ -564,6 +598,8 @@ def _fold_frame(
     The keys are grouped by their JSON text with quotes (a decoded key gets them
     added): a text without escapes is its key between quotes, so two keys are
     equal exactly when those texts are."""
+    import polars as pl
+
     df = pl.DataFrame({"k": _quoted_keys(chunks)}).with_columns(_columns(values))
     scale = int(df["f"].max())  # type: ignore[arg-type]
     v = pl.col("v")
@@ -585,43 +621,37 @@ def _fold_frame(
 
 #: a fold's partial aggregates, in this order
 _PARTIAL_COLUMNS = ["k", "n", "sum", "lo_m", "lo_f", "lo_z", "hi_m", "hi_f", "hi_z", "f", "negzero"]
-#: 10**i for the rescaling of a plain number with i fractional digits fewer than the scale
-_POWERS = pl.Series([10**i for i in range(_COLUMNAR_MAX_LEN)], dtype=pl.Int128)
+
+
+@functools.cache
+def _powers() -> pl.Series:
+    """10**i for the rescaling of a plain number with i fractional digits fewer than the
+    scale."""
+    import polars as pl
+
+    return pl.Series([10**i for i in range(_COLUMNAR_MAX_LEN)], dtype=pl.Int128)
 
 
 def _scaled(m: pl.Expr, f: pl.Expr, scale: int) -> pl.Expr:
     """The value m * 10**-f as an Int128 at ``scale`` (>= every f)."""
-    return m.cast(pl.Int128) * pl.lit(_POWERS).gather(pl.lit(scale, pl.Int64) - f.cast(pl.Int64))
+    import polars as pl
+
+    return m.cast(pl.Int128) * pl.lit(_powers()).gather(pl.lit(scale, pl.Int64) - f.cast(pl.Int64))
 
 
-def _columns(values: list[bytes | _Parsed]) -> list[pl.Series]:
-    """The pending values as the columns m (Int64), f (UInt8), z (Boolean) of _fold_frame:
-    the C scan's as they are, the texts' (valid plain numbers) converted by Polars."""
-    ms: list[pl.Series] = []
-    fs: list[pl.Series] = []
-    zs: list[pl.Series] = []
-    for value in values:
-        if isinstance(value, bytes):
-            t = pl.col("t")
-            point = t.str.find(".", literal=True)
-            parsed = pl.DataFrame({"t": _split(value)}).select(
-                m=t.str.replace(".", "", literal=True).cast(pl.Int64),
-                f=(t.str.len_bytes() - point - 1).fill_null(0).cast(pl.UInt8),
-                z=t.str.starts_with("-"),
-            )
-            ms.append(parsed["m"])
-            fs.append(parsed["f"])
-            zs.append(parsed["z"] & (parsed["m"] == 0))
-        else:
-            m, f, z = value
-            ms.append(pl.Series(np.frombuffer(m, np.int64)))
-            fs.append(pl.Series(np.frombuffer(f, np.uint8)))
-            zs.append(pl.Series(np.frombuffer(z, np.bool_)))
-    return [
-        pl.concat(ms).alias("m"),
-        pl.concat(fs).alias("f"),
-        pl.concat(zs).alias("z"),
-    ]
+def _columns(values: list[bytes]) -> list[pl.Series]:
+    """The pending values' texts (valid plain numbers, joined by b"\n" per batch) as the
+    columns m (Int64), f (UInt8), z (Boolean) of _fold_frame, converted by Polars."""
+    import polars as pl
+
+    t = pl.col("t")
+    point = t.str.find(".", literal=True)
+    parsed = pl.DataFrame({"t": _split(b"\n".join(values))}).select(
+        m=t.str.replace(".", "", literal=True).cast(pl.Int64),
+        f=(t.str.len_bytes() - point - 1).fill_null(0).cast(pl.UInt8),
+        z=t.str.starts_with("-"),
+    )
+    return [parsed["m"], parsed["f"], (parsed["z"] & (parsed["m"] == 0)).alias("z")]
 
 
 _FOLDER: ThreadPoolExecutor | None = None
@@ -650,6 +680,8 @@ def _merge(aggs: dict[str, list[Any]], key: str, part: list[Any]) -> None:
 
 def _split(joined: bytes) -> pl.Series:
     """The lines of ``joined`` (valid UTF-8) as a Polars string column."""
+    import polars as pl
+
     return pl.Series([joined.decode("utf-8")]).str.split("\n").explode()
 
 
@@ -657,6 +689,8 @@ def _quoted_keys(chunks: list[bytes | list[str]]) -> pl.Series:
     """The pending keys, each as a JSON string text without escapes or a decoded key
     between quotes, as one Polars string column in input order (one split per run of
     texts)."""
+    import polars as pl
+
     parts: list[pl.Series] = []
     run: list[bytes] = []
     for chunk in chunks:
@@ -679,6 +713,8 @@ def _big_exponent(data: bytes) -> bool:
     buffer (0.7 ms per MiB here; CPython's ``re``: 6.5 ms)."""
     if len(data) < _POLARS_SEARCH_FROM:
         return _BIG_EXPONENT.search(data) is not None
+    import polars as pl
+
     text = pl.Series([data], dtype=pl.Binary).cast(pl.String)
     return bool(text.str.contains(_BIG_EXPONENT.pattern.decode("ascii"))[0])
 
@@ -691,14 +727,20 @@ class _Scan:
     and for a run of "0"s: 1.1 to 1.8 ms."""
 
     def __init__(self) -> None:
-        self._u8 = np.empty(_SCAN_BLOCK, np.uint8)
-        self._b1 = np.empty(_SCAN_BLOCK, np.bool_)
-        self._b2 = np.empty(_SCAN_BLOCK, np.bool_)
+        self._u8: np.ndarray[Any, Any] | None = None  # (numpy imported on first use)
+        self._b1: np.ndarray[Any, Any] | None = None
+        self._b2: np.ndarray[Any, Any] | None = None
 
     def numbers_to_check(self, data: bytes) -> tuple[bool, bool]:
         """(whether some digit is followed by "e" or "E", whether some aligned window of
         _RUN_WINDOW bytes is all digits). Every run of 2 * _RUN_WINDOW - 1 digits or
         more holds such a window, so False there means no run of _LONG_DIGITS."""
+        import numpy as np
+
+        if self._u8 is None or self._b1 is None or self._b2 is None:
+            self._u8 = np.empty(_SCAN_BLOCK, np.uint8)
+            self._b1 = np.empty(_SCAN_BLOCK, np.bool_)
+            self._b2 = np.empty(_SCAN_BLOCK, np.bool_)
         a = np.frombuffer(data, np.uint8)
         # pairs (a[i], a[i + 1]) for i < n: the last byte is in none as a[i], so a run
         # of digits keeps all but at most its last byte here
